@@ -1,0 +1,71 @@
+"""Replacements at the connection level: opening a cursor, and the request signals."""
+import sys
+
+from djpatch_multidb import config, versions
+from djpatch_multidb.compat import reraise
+from djpatch_multidb.connections import connections
+
+
+def make_cursor(original):
+    """DatabaseWrapper._cursor: connect with the alias's own settings.
+
+    Django 1.0 passes the settings module to ``_cursor(settings)``; the wrapper
+    of an alias gets the alias's settings instead.  Either way the alias is
+    noted as having work a commit must reach, and a failure to connect names
+    the alias and where it points (never the password).
+    """
+    takes_settings = versions.feature('cursor_takes_settings')
+
+    def _cursor(self, *args):
+        alias = self.__dict__.get('djpatch_alias')
+        if alias is None:
+            return original(self, *args)
+        if takes_settings:
+            args = (self.djpatch_settings,)
+        connections.mark_pending(alias)
+        if self.connection is not None:
+            return original(self, *args)
+        try:
+            return original(self, *args)
+        except Exception:
+            error_type, error, tb = sys.exc_info()
+            reraise(error_type, _naming_alias(error, alias), tb)
+    _cursor.__name__ = '_cursor'
+    _cursor.__doc__ = original.__doc__
+    _cursor.djpatch_original = original
+    return _cursor
+
+
+def _naming_alias(error, alias):
+    """The same error, its message saying which alias failed to connect."""
+    try:
+        where = config.current().databases[alias].describe()
+    except Exception:
+        return error
+    args = list(getattr(error, 'args', ()))
+    note = 'alias %r (%s)' % (alias, where)
+    if args and isinstance(args[-1], str):
+        args[-1] = '%s [%s]' % (args[-1], note)
+    else:
+        args.append(note)
+    try:
+        renamed = error.__class__(*args)
+    except Exception:
+        return error
+    return renamed
+
+
+def make_close_connection(original):
+    """request_finished: close every connection this thread opened."""
+    def close_connection(**kwargs):
+        connections.close_all()
+    close_connection.djpatch_original = original
+    return close_connection
+
+
+def make_reset_queries(original):
+    """request_started: empty every connection's query log."""
+    def reset_queries(**kwargs):
+        connections.reset_queries()
+    reset_queries.djpatch_original = original
+    return reset_queries

@@ -1,0 +1,391 @@
+"""The multi-database configuration, read from Django settings when first needed.
+
+Nothing here runs at import or at install(): ``current()`` builds the
+configuration at the first database use, so install() may stand anywhere in
+settings.py.  ``reload()`` forgets it (tests change settings between runs).
+"""
+import sys
+import threading
+
+from django.core.exceptions import ImproperlyConfigured
+
+SHARD_PREFIX = 'shards:'
+MAX_SHARDS = 1 << 30  # bound for shard numbers checked before a group is known
+
+ENGINE_ALIASES = {
+    'mysql': 'django.db.backends.mysql',
+    'sqlite3': 'django.db.backends.sqlite3',
+    'postgresql_psycopg2': 'django.db.backends.postgresql_psycopg2',
+    'postgresql': 'django.db.backends.postgresql',
+    'oracle': 'django.db.backends.oracle',
+    'dummy': 'django.db.backends.dummy',
+}
+
+ACCEPTED_KEYS = ('ENGINE', 'NAME', 'USER', 'PASSWORD', 'HOST', 'PORT',
+                 'OPTIONS', 'TEST_NAME', 'TEST_MIRROR', 'TEST_CHARSET',
+                 'TEST_COLLATION', 'TEST', 'TIME_ZONE')
+
+LEGACY_KEYS = (('ENGINE', 'DATABASE_ENGINE'), ('NAME', 'DATABASE_NAME'),
+               ('USER', 'DATABASE_USER'), ('PASSWORD', 'DATABASE_PASSWORD'),
+               ('HOST', 'DATABASE_HOST'), ('PORT', 'DATABASE_PORT'),
+               ('OPTIONS', 'DATABASE_OPTIONS'), ('TEST_NAME', 'TEST_DATABASE_NAME'))
+
+_lock = threading.RLock()
+_current = None
+generation = [0]  # bumped by reload(); connections built before are dropped
+
+
+def current():
+    """The configuration in force, built from settings on first use."""
+    config = _current
+    if config is None:
+        config = _build()
+    return config
+
+
+def reload():
+    """Forget the configuration; the next database use reads settings again."""
+    global _current
+    _lock.acquire()
+    try:
+        _current = None
+        generation[0] += 1
+    finally:
+        _lock.release()
+
+
+def _build():
+    global _current
+    _lock.acquire()
+    try:
+        if _current is None:
+            from django.conf import settings
+            _current = Config(settings)
+        return _current
+    finally:
+        _lock.release()
+
+
+class SafeSettingsDict(dict):
+    """A DatabaseWrapper settings dict whose repr never shows the password."""
+
+    def __repr__(self):
+        shown = dict(self)
+        if shown.get('DATABASE_PASSWORD'):
+            shown['DATABASE_PASSWORD'] = '***'
+        return repr(shown)
+    __str__ = __repr__
+
+
+class AliasSettings(object):
+    """Django 1.0's _cursor(settings) argument for one alias.
+
+    DATABASE_* attributes come from the alias; anything else from the real
+    settings.
+    """
+
+    def __init__(self, alias, settings_dict):
+        self.__dict__['alias'] = alias
+        self.__dict__['_values'] = settings_dict
+
+    def __getattr__(self, name):
+        values = self.__dict__['_values']
+        if name in values:
+            return values[name]
+        from django.conf import settings
+        return getattr(settings, name)
+
+    def __repr__(self):
+        return '<AliasSettings %r>' % self.__dict__['alias']
+
+
+class Database(object):
+    """One alias of DATABASES, normalised."""
+
+    def __init__(self, alias, entry, time_zone):
+        self.alias = alias
+        self.engine = entry['ENGINE']
+        self.backend = backend_module_name(alias, entry['ENGINE'])
+        self.name = entry['NAME']
+        self.user = entry.get('USER') or ''
+        self.password = entry.get('PASSWORD') or ''
+        self.host = entry.get('HOST') or ''
+        self.port = entry.get('PORT') or ''
+        self.options = dict(entry.get('OPTIONS') or {})
+        test = entry.get('TEST') or {}
+        self.test_name = entry.get('TEST_NAME') or test.get('NAME')
+        self.test_mirror = entry.get('TEST_MIRROR') or test.get('MIRROR')
+        self.settings_dict = SafeSettingsDict({
+            'DATABASE_ENGINE': self.backend.split('.')[-1],
+            'DATABASE_HOST': self.host,
+            'DATABASE_NAME': self.name,
+            'DATABASE_OPTIONS': self.options,
+            'DATABASE_PASSWORD': self.password,
+            'DATABASE_PORT': self.port and str(self.port) or '',
+            'DATABASE_USER': self.user,
+            'TIME_ZONE': time_zone,
+        })
+
+    @property
+    def vendor(self):
+        return self.backend.split('.')[-1]
+
+    def describe(self):
+        """engine, host, port and name: what error messages may show."""
+        where = self.host or 'localhost'
+        if self.port:
+            where = '%s:%s' % (where, self.port)
+        if self.vendor == 'sqlite3':
+            return 'sqlite3 file %s' % self.name
+        return '%s on %s, database %s' % (self.vendor, where, self.name)
+
+    def __repr__(self):
+        return '<Database %r: %s>' % (self.alias, self.describe())
+
+
+def backend_module_name(alias, engine):
+    if not isinstance(engine, basestring_types()) or not engine:
+        raise ImproperlyConfigured(
+            "DATABASES[%r]['ENGINE'] is %r; use one of %s or a dotted path "
+            "such as 'django.db.backends.mysql'."
+            % (alias, engine, ', '.join([repr(e) for e in sorted(ENGINE_ALIASES)])))
+    return ENGINE_ALIASES.get(engine, engine)
+
+
+def basestring_types():
+    try:
+        return (basestring,)
+    except NameError:  # Python 3
+        return (str,)
+
+
+class Config(object):
+    """DATABASES, MULTIDB_SHARDS, MULTIDB_MODELS, MULTIDB_REPLICAS, DATABASE_ROUTERS."""
+
+    def __init__(self, settings):
+        time_zone = getattr(settings, 'TIME_ZONE', None)
+        self.databases = {}
+        for alias, entry in _databases_setting(settings).items():
+            self.databases[alias] = Database(alias, entry, time_zone)
+        self.aliases = tuple(sorted(self.databases))
+        self.single_engine = len(set([d.backend for d in self.databases.values()])) == 1
+        self.shards = _shards_setting(settings, self.databases)
+        self.models = _models_setting(settings, self.databases, self.shards)
+        self.replicas = _replicas_setting(settings, self.databases)
+        self.router_paths = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
+        self._routers = None
+        self._placements = {}
+
+    # -- aliases -----------------------------------------------------------
+    def check_alias(self, alias):
+        from djpatch_multidb.errors import ConnectionDoesNotExist
+        if not isinstance(alias, basestring_types()) or alias not in self.databases:
+            raise ConnectionDoesNotExist(alias, self.aliases)
+        return alias
+
+    # -- shards ------------------------------------------------------------
+    def check_group(self, group):
+        if group not in self.shards:
+            raise ImproperlyConfigured(
+                "Shard group %r is not in MULTIDB_SHARDS; the groups are %s."
+                % (group, ', '.join([repr(g) for g in sorted(self.shards)]) or 'none'))
+        return group
+
+    def shard_alias(self, group, number):
+        aliases = self.shards[self.check_group(group)]
+        check_shard_number(number, group, len(aliases))
+        return aliases[number]
+
+    def only_group(self, number):
+        groups = sorted(self.shards)
+        if len(groups) == 1:
+            return groups[0]
+        if not groups:
+            raise ImproperlyConfigured(
+                "using_shard(%r) needs MULTIDB_SHARDS, which defines no shard group." % (number,))
+        raise ImproperlyConfigured(
+            "using_shard(%r) names no group and MULTIDB_SHARDS has %d groups (%s): "
+            "raw SQL through django.db.connection cannot tell which shard to use; "
+            "write using_shard(%r, group=...)."
+            % (number, len(groups), ', '.join([repr(g) for g in groups]), number))
+
+    # -- replicas ----------------------------------------------------------
+    def replica_for(self, alias):
+        replicas = self.replicas.get(alias)
+        if replicas:
+            return replicas[0]
+        return alias
+
+    def primary_for(self, alias):
+        for primary, replicas in self.replicas.items():
+            if alias in replicas:
+                return primary
+        return alias
+
+    # -- model placement ---------------------------------------------------
+    def placement(self, model):
+        """('alias', name), ('shards', group) or None for a model class."""
+        try:
+            return self._placements[model]
+        except KeyError:
+            pass
+        meta = model._meta
+        label = ('%s.%s' % (meta.app_label, meta.object_name)).lower()
+        place = self.models.get(label)
+        if place is None:
+            place = self.models.get(meta.app_label.lower())
+        self._placements[model] = place
+        return place
+
+    @property
+    def routers(self):
+        if self._routers is None:
+            routers = []
+            for entry in self.router_paths:
+                if isinstance(entry, basestring_types()):
+                    routers.append(import_object(entry, 'DATABASE_ROUTERS')())
+                else:
+                    routers.append(entry)
+            self._routers = routers
+        return self._routers
+
+
+def check_shard_number(number, group, count):
+    if isinstance(number, bool) or not isinstance(number, int_types()):
+        raise ImproperlyConfigured(
+            "Shard number %r for group %r is not an integer; use 0 to %d."
+            % (number, group, count - 1))
+    if number < 0 or number >= count:
+        raise ImproperlyConfigured(
+            "Shard number %r is out of range for group %r, which has %d shards: use 0 to %d."
+            % (number, group, count, count - 1))
+
+
+def int_types():
+    try:
+        return (int, long)
+    except NameError:  # Python 3
+        return (int,)
+
+
+def import_object(path, setting):
+    from djpatch_multidb.compat import import_module
+    try:
+        module_name, name = path.rsplit('.', 1)
+        return getattr(import_module(module_name), name)
+    except (ValueError, ImportError, AttributeError):
+        e = sys.exc_info()[1]
+        raise ImproperlyConfigured("%s names %r, which cannot be imported: %s" % (setting, path, e))
+
+
+def _databases_setting(settings):
+    databases = getattr(settings, 'DATABASES', None)
+    if databases is None:
+        entry = {}
+        for key, legacy in LEGACY_KEYS:
+            entry[key] = getattr(settings, legacy, '')
+        entry['ENGINE'] = entry['ENGINE'] or 'dummy'
+        if entry['ENGINE'] == 'dummy' and not entry['NAME']:
+            entry['NAME'] = 'dummy'
+        return {'default': entry}
+    if not isinstance(databases, dict):
+        raise ImproperlyConfigured(
+            "DATABASES must be a dict of alias -> settings, not %s." % type(databases).__name__)
+    if 'default' not in databases:
+        raise ImproperlyConfigured(
+            "DATABASES must define 'default'; it defines %s."
+            % (', '.join([repr(a) for a in sorted(databases)]) or 'no alias'))
+    for alias, entry in databases.items():
+        if not isinstance(alias, basestring_types()):
+            raise ImproperlyConfigured("DATABASES alias %r is not a string." % (alias,))
+        if not isinstance(entry, dict):
+            raise ImproperlyConfigured(
+                "DATABASES[%r] must be a dict, not %s." % (alias, type(entry).__name__))
+        unknown = sorted([k for k in entry if k not in ACCEPTED_KEYS])
+        if unknown:
+            raise ImproperlyConfigured(
+                "DATABASES[%r] has unknown key(s) %s; accepted keys are %s."
+                % (alias, ', '.join([repr(k) for k in unknown]), ', '.join(ACCEPTED_KEYS)))
+        for key in ('ENGINE', 'NAME'):
+            if not entry.get(key):
+                raise ImproperlyConfigured(
+                    "DATABASES[%r] is missing %r, which every alias needs." % (alias, key))
+        backend_module_name(alias, entry['ENGINE'])
+    return databases
+
+
+def _shards_setting(settings, databases):
+    raw = getattr(settings, 'MULTIDB_SHARDS', None) or {}
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured("MULTIDB_SHARDS must be a dict of group -> list of aliases.")
+    shards = {}
+    for group, aliases in raw.items():
+        if isinstance(aliases, dict):
+            aliases = aliases.get('SHARDS')
+        if not isinstance(aliases, (list, tuple)) or not aliases:
+            raise ImproperlyConfigured(
+                "MULTIDB_SHARDS[%r] must be a non-empty list of aliases, not %r." % (group, aliases))
+        for alias in aliases:
+            if alias not in databases:
+                raise ImproperlyConfigured(
+                    "MULTIDB_SHARDS[%r] names %r, which is not in DATABASES (%s)."
+                    % (group, alias, ', '.join([repr(a) for a in sorted(databases)])))
+        shards[group] = tuple(aliases)
+    return shards
+
+
+def _models_setting(settings, databases, shards):
+    raw = getattr(settings, 'MULTIDB_MODELS', None) or {}
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(
+            "MULTIDB_MODELS must be a dict of 'app_label.ModelName' or 'app_label' -> alias.")
+    models = {}
+    for label, target in raw.items():
+        if not isinstance(target, basestring_types()):
+            raise ImproperlyConfigured(
+                "MULTIDB_MODELS[%r] is %r; use an alias or 'shards:<group>'." % (label, target))
+        if target.startswith(SHARD_PREFIX):
+            group = target[len(SHARD_PREFIX):]
+            if group not in shards:
+                raise ImproperlyConfigured(
+                    "MULTIDB_MODELS[%r] names shard group %r, which is not in MULTIDB_SHARDS (%s)."
+                    % (label, group, ', '.join([repr(g) for g in sorted(shards)]) or 'none'))
+            models[label.lower()] = ('shards', group)
+        else:
+            if target not in databases:
+                raise ImproperlyConfigured(
+                    "MULTIDB_MODELS[%r] names %r, which is not in DATABASES (%s)."
+                    % (label, target, ', '.join([repr(a) for a in sorted(databases)])))
+            models[label.lower()] = ('alias', target)
+    return models
+
+
+def _replicas_setting(settings, databases):
+    raw = getattr(settings, 'MULTIDB_REPLICAS', None) or {}
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured("MULTIDB_REPLICAS must be a dict of primary alias -> list of replicas.")
+    replicas = {}
+    for primary, entries in raw.items():
+        if primary not in databases:
+            raise ImproperlyConfigured(
+                "MULTIDB_REPLICAS names primary %r, which is not in DATABASES." % (primary,))
+        if isinstance(entries, basestring_types()):
+            entries = [entries]
+        names = []
+        for entry in entries:
+            name = isinstance(entry, (list, tuple)) and entry[0] or entry
+            if name not in databases:
+                raise ImproperlyConfigured(
+                    "MULTIDB_REPLICAS[%r] names %r, which is not in DATABASES." % (primary, name))
+            if name == primary:
+                raise ImproperlyConfigured(
+                    "MULTIDB_REPLICAS[%r] names %r as its own replica." % (primary, name))
+            names.append(name)
+        replicas[primary] = tuple(names)
+    for primary, names in replicas.items():
+        for name in names:
+            if name in replicas:
+                raise ImproperlyConfigured(
+                    "MULTIDB_REPLICAS[%r] names %r, which is itself a primary with replicas: "
+                    "chains and cycles of replicas are not accepted." % (primary, name))
+    return replicas

@@ -1,0 +1,158 @@
+"""The connection registry: one DatabaseWrapper per alias per thread.
+
+``connections[alias]`` builds the wrapper for this thread on first use, from
+the alias's DATABASES entry, with the backend that ENGINE names.  It also keeps,
+per thread, the aliases that opened a cursor since their last commit or
+rollback: those are what a commit or a rollback has to reach.
+"""
+import sys
+import threading
+
+from djpatch_multidb import config, versions
+from djpatch_multidb.compat import import_module, reraise
+from djpatch_multidb.errors import CommitError
+
+
+class ConnectionHandler(object):
+    """alias -> this thread's DatabaseWrapper."""
+
+    def __init__(self):
+        self._local = threading.local()
+        self._backends = {}
+
+    def _wrappers(self):
+        local = self._local
+        try:
+            if local.generation == config.generation[0]:
+                return local.wrappers
+            for wrapper in local.wrappers.values():
+                wrapper.close()
+        except AttributeError:
+            pass
+        local.wrappers = {}
+        local.pending = []
+        local.generation = config.generation[0]
+        return local.wrappers
+
+    def __getitem__(self, alias):
+        local = self._local
+        try:
+            if local.generation == config.generation[0]:
+                return local.wrappers[alias]
+        except (AttributeError, KeyError):
+            pass
+        return self._create(alias)
+
+    def __contains__(self, alias):
+        return alias in config.current().databases
+
+    def __iter__(self):
+        return iter(config.current().aliases)
+
+    def all(self):
+        """This thread's wrappers for every alias."""
+        return [self[alias] for alias in config.current().aliases]
+
+    def opened(self):
+        """(alias, wrapper) for each alias this thread has built a wrapper for."""
+        return sorted(self._wrappers().items())
+
+    def _create(self, alias):
+        from djpatch_multidb import installation
+        installation.patcher_tick()
+        db = config.current().databases.get(alias)
+        if db is None:
+            config.current().check_alias(alias)
+        backend = self.backend(db)
+        if versions.feature('wrapper_takes_settings_dict'):
+            wrapper = backend.DatabaseWrapper(db.settings_dict)
+        else:
+            wrapper = backend.DatabaseWrapper(**db.options)
+            wrapper.djpatch_settings = config.AliasSettings(alias, db.settings_dict)
+        wrapper.djpatch_alias = alias
+        self._wrappers()[alias] = wrapper
+        return wrapper
+
+    def backend(self, db):
+        try:
+            return self._backends[db.backend]
+        except KeyError:
+            try:
+                module = import_module('%s.base' % db.backend)
+            except ImportError:
+                error = sys.exc_info()[1]
+                from django.core.exceptions import ImproperlyConfigured
+                raise ImproperlyConfigured(
+                    "DATABASES[%r]['ENGINE'] is %r, whose backend %s.base cannot be "
+                    "imported: %s" % (db.alias, db.engine, db.backend, error))
+            self._backends[db.backend] = module
+            return module
+
+    # -- transactions ------------------------------------------------------
+    def mark_pending(self, alias):
+        """``alias`` opened a cursor: a commit or rollback has to reach it."""
+        self._wrappers()
+        pending = self._local.pending
+        if alias not in pending:
+            pending.append(alias)
+
+    def pending(self):
+        self._wrappers()
+        return list(self._local.pending)
+
+    def commit_pending(self):
+        """Commit every alias with work pending in this thread, in the order used.
+
+        If one commit fails, the aliases after it are rolled back and a
+        CommitError names what was committed, what failed and what was
+        rolled back.
+        """
+        self._wrappers()
+        pending = self._local.pending
+        committed = []
+        while pending:
+            alias = pending[0]
+            try:
+                self[alias]._commit()
+            except Exception:
+                error_type, error, tb = sys.exc_info()
+                pending.pop(0)
+                rolled_back = self.rollback_pending(swallow=True)
+                if not committed:
+                    reraise(error_type, error, tb)
+                reraise(CommitError, CommitError(alias, error, committed, rolled_back), tb)
+            pending.pop(0)
+            committed.append(alias)
+        return committed
+
+    def rollback_pending(self, swallow=False):
+        """Roll back every alias with work pending in this thread."""
+        self._wrappers()
+        pending = self._local.pending
+        rolled_back = []
+        first_error = None
+        while pending:
+            alias = pending.pop(0)
+            try:
+                self[alias]._rollback()
+                rolled_back.append(alias)
+            except Exception:
+                if first_error is None:
+                    first_error = sys.exc_info()
+        if first_error is not None and not swallow:
+            reraise(*first_error)
+        return rolled_back
+
+    def close_all(self):
+        """Close this thread's connections (at the end of a request)."""
+        self._wrappers()
+        for alias, wrapper in self.opened():
+            wrapper.close()
+        self._local.pending = []
+
+    def reset_queries(self):
+        for alias, wrapper in self.opened():
+            wrapper.queries = []
+
+
+connections = ConnectionHandler()

@@ -1,0 +1,73 @@
+"""The exceptions djpatch_multidb raises.
+
+``ConnectionDoesNotExist`` keeps the name Django 1.2 gave it, so code that
+catches it survives the upgrade.  ``ImproperlyConfigured`` is Django's own.
+"""
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ConnectionDoesNotExist(Exception):
+    """An alias that DATABASES does not define was named."""
+
+    def __init__(self, alias, configured):
+        self.alias = alias
+        self.configured = tuple(configured)
+        Exception.__init__(
+            self, "The connection %r doesn't exist: DATABASES defines %s."
+            % (alias, ', '.join([repr(a) for a in self.configured]) or 'no alias'))
+
+
+class ReadOnlyError(Exception):
+    """A write was attempted inside readonly() or through a readonly() queryset."""
+
+    def __init__(self, model, alias, operation='write'):
+        self.model = model
+        self.alias = alias
+        Exception.__init__(
+            self, "Cannot %s %s inside readonly(): it would go to the read-only "
+            "database %r. Nothing was written; leave the readonly() block or "
+            "use a queryset that is not readonly()."
+            % (operation, model_label(model), alias))
+
+
+class ShardNotSelected(ImproperlyConfigured):
+    """A sharded model was used with no shard chosen."""
+
+    def __init__(self, model, group, aliases):
+        self.model = model
+        self.group = group
+        ImproperlyConfigured.__init__(
+            self, "%s lives on the shards of group %r (%s) and no shard is "
+            "selected: use using_shard(n), %s.objects.shard(n) or .using(alias)."
+            % (model_label(model), group, ', '.join(aliases),
+               getattr(getattr(model, '_meta', None), 'object_name', 'Model')))
+
+
+class CommitError(Exception):
+    """Committing a transaction that spans several databases failed part way.
+
+    ``committed`` names the aliases whose commit had already succeeded,
+    ``failed`` the alias whose commit raised, ``rolled_back`` the aliases that
+    were then rolled back instead of committed.
+    """
+
+    def __init__(self, failed, error, committed, rolled_back):
+        self.failed = failed
+        self.error = error
+        self.committed = tuple(committed)
+        self.rolled_back = tuple(rolled_back)
+        Exception.__init__(
+            self, "Commit on %r failed (%s: %s) after %s; %s." % (
+                failed, type(error).__name__, error,
+                self.committed and 'committing %s' % ', '.join(
+                    [repr(a) for a in self.committed]) or 'nothing was committed',
+                self.rolled_back and 'rolled back %s' % ', '.join(
+                    [repr(a) for a in self.rolled_back]) or 'nothing else was pending'))
+
+
+def model_label(model):
+    """'app_label.ModelName' for a model class or instance."""
+    meta = getattr(model, '_meta', None)
+    if meta is None:
+        return repr(model)
+    return '%s.%s' % (meta.app_label, meta.object_name)

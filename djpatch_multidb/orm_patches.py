@@ -1,0 +1,317 @@
+"""Replacements for the ORM's entry points: each decides the alias, then runs
+Django's own code with that alias selected.
+
+Every ``make_*`` takes the original attribute and returns its replacement;
+the registry (``registry.py``) says where each one goes.
+"""
+from djpatch_multidb import config, routing, selector
+from djpatch_multidb.errors import ImproperlyConfigured
+from djpatch_multidb.proxy import QueryConnection, query_route
+from djpatch_multidb.state import instance_db, set_instance_db
+
+
+def _keep_name(replacement, original):
+    for attr in ('__name__', '__doc__', '__module__'):
+        try:
+            setattr(replacement, attr, getattr(original, attr))
+        except (AttributeError, TypeError):
+            pass
+    if getattr(original, 'alters_data', False):
+        replacement.alters_data = True
+    replacement.djpatch_original = original
+    return replacement
+
+
+def bound_view(queryset, alias):
+    """``queryset`` itself if it is bound to ``alias``; else a shallow copy that is.
+
+    The copy shares the query's internals, so running it is running the
+    queryset itself, only on ``alias``; the queryset is not changed, which
+    matters for querysets shared between threads.
+    """
+    conn = queryset.query.connection
+    if (isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
+            and not conn.__dict__['readonly']):
+        return queryset
+    query = queryset.query
+    bound_query = query.__class__.__new__(query.__class__)
+    bound_query.__dict__.update(query.__dict__)
+    bound_query.connection = QueryConnection(alias)
+    view = queryset.__class__.__new__(queryset.__class__)
+    view.__dict__.update(queryset.__dict__)
+    view.query = bound_query
+    return view
+
+
+def read_alias(queryset):
+    alias, readonly = query_route(queryset.query)
+    return routing.db_for(queryset.model, False, alias, readonly)
+
+
+def write_alias(queryset, operation):
+    alias, readonly = query_route(queryset.query)
+    return routing.db_for(queryset.model, True, alias, readonly, operation=operation)
+
+
+def family(model):
+    """A model and the parents a save also writes (multi-table inheritance)."""
+    models = [model]
+    models.extend(model._meta.get_parent_list())
+    return frozenset(models)
+
+
+# -- QuerySet ---------------------------------------------------------------
+
+def make_queryset_init(original):
+    def __init__(self, model=None, query=None, *args, **kwargs):
+        original(self, model, query, *args, **kwargs)
+        if query is None and model is not None:
+            alias = selector.context_alias(model)
+            readonly = selector.is_readonly()
+            if alias is not None or readonly:
+                self.query.connection = QueryConnection(alias, readonly)
+    return _keep_name(__init__, original)
+
+
+def make_model_iterator(original):
+    """QuerySet.iterator: read on the chosen alias; remember it on each object."""
+    def iterator(self):
+        alias = read_alias(self)
+        view = bound_view(self, alias)
+        home = config.current().primary_for(alias)
+        related = bool(view.query.select_related)
+        for obj in original(view):
+            set_instance_db(obj, home)
+            if related:
+                _mark_related(obj, home, 0)
+            yield obj
+    return _keep_name(iterator, original)
+
+
+def _mark_related(obj, alias, depth):
+    """Objects select_related() cached on ``obj`` came from the same database."""
+    if depth > 10:
+        return
+    for field in obj._meta.fields:
+        if field.rel is None:
+            continue
+        related = obj.__dict__.get(field.get_cache_name())
+        if related is not None and instance_db(related) is None:
+            set_instance_db(related, alias)
+            _mark_related(related, alias, depth + 1)
+
+
+def make_plain_iterator(original):
+    """values(), values_list(), dates(): read on the chosen alias."""
+    def iterator(self):
+        return original(bound_view(self, read_alias(self)))
+    return _keep_name(iterator, original)
+
+
+def make_read(original):
+    """count(), aggregate(): one read on the chosen alias."""
+    def read(self, *args, **kwargs):
+        return original(bound_view(self, read_alias(self)), *args, **kwargs)
+    return _keep_name(read, original)
+
+
+def make_write(operation, all_models=False):
+    """update(), _update(), delete(), create(), get_or_create() on the chosen alias.
+
+    A delete cascades to related models in the same database, so it selects
+    the alias for every model; the others for the model and its parents.
+    """
+    def make(original):
+        def write(self, *args, **kwargs):
+            alias = write_alias(self, operation)
+            models = not all_models and family(self.model) or None
+            view = bound_view(self, alias)
+            try:
+                return selector.run_in(alias, models, original, view, *args, **kwargs)
+            finally:
+                if view is not self:
+                    self._result_cache = None
+        return _keep_name(write, original)
+    return make
+
+
+def make_build(original):
+    """filter(), exclude(), values(), dates(): build with the queryset's alias selected.
+
+    Django 1.0/1.1 turn lookup values and date functions into SQL while the
+    queryset is built, with the module-level connection.  When the aliases
+    use more than one engine, that connection must be the one the queryset
+    will run on; with one engine everywhere, nothing needs doing.
+    """
+    def build(self, *args, **kwargs):
+        if config.current().single_engine:
+            return original(self, *args, **kwargs)
+        try:
+            alias = read_alias(self)
+        except Exception:
+            # No database can be decided yet (a sharded model outside any
+            # shard context): build as Django would; running it will say why.
+            return original(self, *args, **kwargs)
+        return selector.run_in(alias, None, original, self, *args, **kwargs)
+    return _keep_name(build, original)
+
+
+def queryset_using(self, alias):
+    """This queryset on ``alias`` (Django 1.2's QuerySet.using)."""
+    config.current().check_alias(alias)
+    clone = self._clone()
+    clone.query.connection = QueryConnection(alias, query_route(self.query)[1])
+    return clone
+
+
+def queryset_db(self):
+    """The alias this queryset would read from now (Django 1.2's QuerySet.db)."""
+    return read_alias(self)
+
+
+def manager_using(self, alias):
+    """The manager's queryset on ``alias`` (Django 1.2's Manager.using)."""
+    return self.get_query_set().using(alias)
+
+
+# -- SQL execution ----------------------------------------------------------
+
+def make_execute_sql(original):
+    """BaseQuery.execute_sql: compile and run with the query's alias selected."""
+    write_classes = {}
+
+    def is_write(query):
+        cls = query.__class__
+        try:
+            return write_classes[cls]
+        except KeyError:
+            from django.db.models.sql import subqueries
+            answer = issubclass(cls, (subqueries.InsertQuery, subqueries.UpdateQuery,
+                                      subqueries.DeleteQuery))
+            write_classes[cls] = answer
+            return answer
+
+    def execute_sql(self, *args, **kwargs):
+        alias, readonly = query_route(self)
+        alias = routing.db_for(self.model, is_write(self), alias, readonly,
+                               operation='change')
+        return selector.run_in(alias, None, original, self, *args, **kwargs)
+    return _keep_name(execute_sql, original)
+
+
+def make_insert_execute_sql(original):
+    """InsertQuery.execute_sql: the insert runs, and is later committed, on its alias."""
+    def execute_sql(self, *args, **kwargs):
+        alias, readonly = query_route(self)
+        alias = routing.db_for(self.model, True, alias, readonly, operation='insert into')
+        return selector.run_in(alias, None, original, self, *args, **kwargs)
+    return _keep_name(execute_sql, original)
+
+
+# -- Model ------------------------------------------------------------------
+
+def make_save_base(original):
+    """Model.save_base: save on the alias the instance belongs to; remember it."""
+    def save_base(self, *args, **kwargs):
+        model = self.__class__
+        alias = routing.db_for(model, True, instance=self, operation='save')
+        result = selector.run_in(alias, family(model), original, self, *args, **kwargs)
+        set_instance_db(self, alias)
+        return result
+    return _keep_name(save_base, original)
+
+
+def make_save(original):
+    """Model.save: also takes Django 1.2's ``using=alias``."""
+    def save(self, *args, **kwargs):
+        using = kwargs.pop('using', None)
+        if using is None:
+            return original(self, *args, **kwargs)
+        config.current().check_alias(using)
+        return selector.run_in(using, family(self.__class__), original, self, *args, **kwargs)
+    return _keep_name(save, original)
+
+
+def make_model_delete(original):
+    """Model.delete: collect and delete on the instance's alias (``using=`` too)."""
+    def delete(self, *args, **kwargs):
+        using = kwargs.pop('using', None)
+        if using is not None:
+            config.current().check_alias(using)
+        alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
+        return selector.run_in(alias, None, original, self, *args, **kwargs)
+    return _keep_name(delete, original)
+
+
+def make_delete_objects(original):
+    """The module-level delete_objects(): every DELETE on one alias, then commit it.
+
+    Called inside Model.delete() or QuerySet.delete() the alias is already
+    selected; called directly, it is the database the objects came from.
+    """
+    def delete_objects(seen_objs, *args, **kwargs):
+        model, instances = None, []
+        for cls in seen_objs.unordered_keys():
+            model = model or cls
+            instances.extend([obj for pk, obj in seen_objs[cls].items()])
+        if model is None:
+            return original(seen_objs, *args, **kwargs)
+        alias = selector.context_alias(model)
+        if alias is None:
+            homes = sorted(set([instance_db(obj) for obj in instances if instance_db(obj)]))
+            if len(homes) > 1:
+                raise ImproperlyConfigured(
+                    "delete_objects() was given objects from several databases (%s); "
+                    "delete each database's objects separately." % ', '.join(map(repr, homes)))
+            alias = routing.db_for(model, True, homes and homes[0] or None,
+                                   operation='delete')
+        elif selector.is_readonly():
+            routing.db_for(model, True, alias, operation='delete')
+        return selector.run_in(alias, None, original, seen_objs, *args, **kwargs)
+    return _keep_name(delete_objects, original)
+
+
+# -- related objects --------------------------------------------------------
+
+def make_descriptor_get(related_model_of):
+    """A related descriptor's __get__: follow the relation in the instance's database.
+
+    When the related model lives where the instance's model lives (the same
+    alias or the same shard group), the lookup, and any manager it returns,
+    uses the database the instance came from.
+    """
+    def make(original):
+        def __get__(self, instance, instance_type=None):
+            if instance is None:
+                return original(self, instance, instance_type)
+            alias = instance_db(instance)
+            related = related_model_of(self)
+            if alias is None or not routing.same_place(instance.__class__, related):
+                return original(self, instance, instance_type)
+            models = frozenset([related, instance.__class__])
+            result = selector.run_in(alias, models, original, self, instance, instance_type)
+            if hasattr(result, 'get_query_set'):
+                bind_manager(result, alias, models)
+            return result
+        return _keep_name(__get__, original)
+    return make
+
+
+def bind_manager(manager, alias, models):
+    """Make a related manager's queries and writes use ``alias``."""
+    def framed(method):
+        def call(*args, **kwargs):
+            return selector.run_in(alias, models, method, *args, **kwargs)
+        return call
+    for name in ('get_query_set', 'add', 'remove', 'clear', 'create', 'get_or_create'):
+        method = getattr(manager, name, None)
+        if method is not None:
+            setattr(manager, name, framed(method))
+
+
+def fk_target(descriptor):
+    return descriptor.field.rel.to
+
+
+def related_model(descriptor):
+    return descriptor.related.model

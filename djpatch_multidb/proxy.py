@@ -1,0 +1,95 @@
+"""Connection objects that stand for "whichever connection is selected".
+
+``ConnectionProxy`` replaces ``django.db.connection`` (and the module copies of
+it): every attribute access goes to this thread's wrapper for the alias the
+selector chooses now, the shape of Django 1.2's DefaultConnectionProxy.
+
+``QueryConnection`` is what a routed queryset's ``query.connection`` holds: the
+queryset's own choice (an alias, or readonly with the alias still open),
+which survives ``Query.clone()`` because Django copies ``connection``.
+
+``TransactionConnection`` replaces ``django.db.transaction.connection``: its
+``_commit()`` and ``_rollback()`` reach every connection this thread has
+pending work on; everything else goes to the selected connection.
+"""
+from djpatch_multidb import routing
+from djpatch_multidb.connections import connections
+
+
+class ConnectionProxy(object):
+    """django.db.connection: the selected connection, looked up on every access."""
+
+    def __getattr__(self, name):
+        return getattr(connections[routing.raw_alias()], name)
+
+    def __setattr__(self, name, value):
+        setattr(connections[routing.raw_alias()], name, value)
+
+    def __delattr__(self, name):
+        delattr(connections[routing.raw_alias()], name)
+
+    def __repr__(self):
+        return '<djpatch_multidb connection proxy, now %r>' % (routing.raw_alias(),)
+
+
+class QueryConnection(ConnectionProxy):
+    """A queryset's own database choice, carried in ``query.connection``."""
+
+    def __init__(self, alias=None, readonly=False):
+        self.__dict__['alias'] = alias
+        self.__dict__['readonly'] = readonly
+
+    def _target(self):
+        alias = self.__dict__['alias']
+        if alias is None:
+            return connections[routing.raw_alias()]
+        return connections[alias]
+
+    def __getattr__(self, name):
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name, value):
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name):
+        delattr(self._target(), name)
+
+    def __eq__(self, other):
+        return (isinstance(other, QueryConnection) and
+                self.__dict__['alias'] == other.__dict__['alias'] and
+                self.__dict__['readonly'] == other.__dict__['readonly'])
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.__dict__['alias'], self.__dict__['readonly']))
+
+    def __repr__(self):
+        return '<QueryConnection alias=%r readonly=%r>' % (
+            self.__dict__['alias'], self.__dict__['readonly'])
+
+
+class TransactionConnection(ConnectionProxy):
+    """django.db.transaction.connection: commit and roll back every pending alias."""
+
+    def _commit(self):
+        connections.commit_pending()
+
+    def _rollback(self):
+        connections.rollback_pending()
+
+    def __repr__(self):
+        return '<djpatch_multidb transaction connection, pending %r>' % (connections.pending(),)
+
+
+connection = ConnectionProxy()
+transaction_connection = TransactionConnection()
+
+
+def query_route(query):
+    """(alias, readonly) a query carries: (None, False) when it has no choice."""
+    conn = query.connection
+    if isinstance(conn, QueryConnection):
+        return conn.__dict__['alias'], conn.__dict__['readonly']
+    return None, False

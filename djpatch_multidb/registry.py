@@ -1,0 +1,87 @@
+"""Every patch djpatch_multidb makes, declared once.
+
+install() applies these records in order and uninstall() reverts them in
+reverse; nothing else in the package changes Django.  A record whose module
+is not imported yet is applied when it is.
+"""
+from djpatch_multidb import backend_patches as backend
+from djpatch_multidb import orm_patches as orm
+from djpatch_multidb import proxy
+from djpatch_multidb.patcher import AliasSites, Patch, Receiver
+
+QUERY = 'django.db.models.query'
+RELATED = 'django.db.models.fields.related'
+V1_1 = ((1, 1),)
+
+
+def _is(value):
+    return lambda original: value
+
+
+CONNECTION = Patch('django.db', 'connection', _is(proxy.connection))
+DELETE_OBJECTS = Patch(QUERY, 'delete_objects', orm.make_delete_objects)
+CLOSE_CONNECTION = Receiver('django.db', 'close_connection', backend.make_close_connection,
+                            signal='django.core.signals.request_finished')
+
+REGISTRY = [
+    # The module-level connection and every module that copied it.
+    CONNECTION,
+    AliasSites(CONNECTION, 'connection', exclude=('django.db.transaction',)),
+    # Commits and rollbacks reach every connection the thread has written to.
+    Patch('django.db.transaction', 'connection', _is(proxy.transaction_connection),
+          source=CONNECTION),
+    # Requests close and reset every connection, not only the default one.
+    CLOSE_CONNECTION,
+    AliasSites(CLOSE_CONNECTION, 'close_connection'),
+    Receiver('django.db', 'reset_queries', backend.make_reset_queries,
+             signal='django.core.signals.request_started'),
+    # Connection choice: each alias connects with its own settings.
+    Patch('django.db.backends.sqlite3.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
+    Patch('django.db.backends.mysql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
+    Patch('django.db.backends.postgresql_psycopg2.base', '_cursor', backend.make_cursor,
+          owner='DatabaseWrapper'),
+    Patch('django.db.backends.postgresql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
+    # SQL runs with its query's alias selected; inserts on theirs.
+    Patch('django.db.models.sql.query', 'execute_sql', orm.make_execute_sql, owner='BaseQuery'),
+    Patch('django.db.models.sql.subqueries', 'execute_sql', orm.make_insert_execute_sql,
+          owner='InsertQuery'),
+    # Querysets remember the context they were built in and read where they belong.
+    Patch(QUERY, '__init__', orm.make_queryset_init, owner='QuerySet'),
+    Patch(QUERY, '_filter_or_exclude', orm.make_build, owner='QuerySet'),
+    Patch(QUERY, '_setup_query', orm.make_build, owner='ValuesQuerySet'),
+    Patch(QUERY, '_setup_query', orm.make_build, owner='DateQuerySet'),
+    Patch(QUERY, 'iterator', orm.make_model_iterator, owner='QuerySet'),
+    Patch(QUERY, 'iterator', orm.make_plain_iterator, owner='ValuesQuerySet'),
+    Patch(QUERY, 'iterator', orm.make_plain_iterator, owner='ValuesListQuerySet'),
+    Patch(QUERY, 'iterator', orm.make_plain_iterator, owner='DateQuerySet'),
+    Patch(QUERY, 'count', orm.make_read, owner='QuerySet'),
+    Patch(QUERY, 'aggregate', orm.make_read, owner='QuerySet', versions=V1_1),
+    # Writes through querysets.
+    Patch(QUERY, 'update', orm.make_write('update'), owner='QuerySet'),
+    Patch(QUERY, '_update', orm.make_write('update'), owner='QuerySet'),
+    Patch(QUERY, 'delete', orm.make_write('delete', all_models=True), owner='QuerySet'),
+    Patch(QUERY, 'create', orm.make_write('create'), owner='QuerySet'),
+    Patch(QUERY, 'get_or_create', orm.make_write('get_or_create'), owner='QuerySet'),
+    # Deletes, wherever they are called from.
+    DELETE_OBJECTS,
+    AliasSites(DELETE_OBJECTS, 'delete_objects'),
+    # Django 1.2's spellings.
+    Patch(QUERY, 'using', _is(orm.queryset_using), owner='QuerySet', add=True),
+    Patch(QUERY, 'db', _is(property(orm.queryset_db)), owner='QuerySet', add=True),
+    Patch('django.db.models.manager', 'using', _is(orm.manager_using), owner='Manager', add=True),
+    # Instances save and delete where they belong.
+    Patch('django.db.models.base', 'save_base', orm.make_save_base, owner='Model'),
+    Patch('django.db.models.base', 'save', orm.make_save, owner='Model'),
+    Patch('django.db.models.base', 'delete', orm.make_model_delete, owner='Model'),
+    # Relations are followed in the database of the instance they start from.
+    Patch(RELATED, '__get__', orm.make_descriptor_get(orm.fk_target),
+          owner='ReverseSingleRelatedObjectDescriptor'),
+    Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
+          owner='SingleRelatedObjectDescriptor'),
+    Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
+          owner='ForeignRelatedObjectsDescriptor'),
+    Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
+          owner='ManyRelatedObjectsDescriptor'),
+    Patch(RELATED, '__get__', orm.make_descriptor_get(orm.fk_target),
+          owner='ReverseManyRelatedObjectsDescriptor'),
+]

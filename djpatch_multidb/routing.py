@@ -1,0 +1,79 @@
+"""Which alias a query, a write or a raw cursor goes to.
+
+Precedence: an explicit queryset choice, then the innermost context, then the
+database the instance was loaded from or saved to, then MULTIDB_MODELS and
+the routers, then 'default'.  readonly() (or a readonly() queryset) then moves
+reads to a replica and refuses writes.
+"""
+from djpatch_multidb import config, selector
+from djpatch_multidb.errors import ReadOnlyError, ShardNotSelected
+from djpatch_multidb.state import instance_db
+
+
+def db_for(model, write, alias=None, readonly=False, instance=None, operation=None):
+    """The alias an operation on ``model`` uses now.
+
+    ``alias``/``readonly`` are the queryset's own choice, ``instance`` the
+    object being saved, deleted or followed.
+    """
+    cfg = config.current()
+    if alias is None:
+        alias = selector.context_alias(model)
+    if alias is None and instance is not None:
+        alias = instance_db(instance)
+    if alias is None:
+        alias = placed_alias(cfg, model, write, instance)
+    if readonly or selector.is_readonly():
+        if write:
+            raise ReadOnlyError(model, alias, operation or 'write')
+        alias = cfg.replica_for(alias)
+    return alias
+
+
+def placed_alias(cfg, model, write, instance=None):
+    """MULTIDB_MODELS, then DATABASE_ROUTERS, then 'default'."""
+    place = cfg.placement(model)
+    if place is not None and place[0] == 'alias':
+        return place[1]
+    if cfg.router_paths:
+        method = write and 'db_for_write' or 'db_for_read'
+        hints = {}
+        if instance is not None:
+            hints['instance'] = instance
+        for router in cfg.routers:
+            chooser = getattr(router, method, None)
+            if chooser is None:
+                continue
+            chosen = chooser(model, **hints)
+            if chosen:
+                return cfg.check_alias(chosen)
+    if place is not None:
+        raise ShardNotSelected(model, place[1], cfg.shards[place[1]])
+    return 'default'
+
+
+def raw_alias():
+    """The alias django.db.connection stands for in this thread now."""
+    alias = selector.raw_alias()
+    if selector.is_readonly():
+        alias = config.current().replica_for(alias)
+    return alias
+
+
+def same_place(model_a, model_b):
+    """Whether two models live in the same database or shard group."""
+    cfg = config.current()
+    return cfg.placement(model_a) == cfg.placement(model_b)
+
+
+def allow_relation(obj_a, obj_b):
+    """Whether two instances may be related (same database), routers first."""
+    cfg = config.current()
+    for router in cfg.routers:
+        method = getattr(router, 'allow_relation', None)
+        if method is not None:
+            allowed = method(obj_a, obj_b)
+            if allowed is not None:
+                return allowed
+    db_a, db_b = instance_db(obj_a), instance_db(obj_b)
+    return db_a is None or db_b is None or db_a == db_b

@@ -1,0 +1,231 @@
+"""The per-thread database selector: a stack of contexts, innermost last.
+
+``using(alias)``, ``using_shard(n, group=None)`` and ``readonly()`` push an
+entry for the length of a ``with`` block or a decorated call and pop exactly
+that entry afterwards, whether the block ends normally or by an exception.
+The library pushes ``Frame`` entries of its own while it runs an operation
+whose database it has already decided (a save, a delete, a related lookup).
+"""
+import threading
+
+from djpatch_multidb import config
+
+try:
+    from functools import wraps
+except ImportError:  # pragma: no cover
+    from django.utils.functional import wraps
+
+_state = threading.local()
+
+
+def _init():
+    _state.stack = []
+    _state.raw = [None]       # innermost entry that decides raw SQL, per depth
+    _state.readonly = [False]  # whether a readonly() is open, per depth
+    _state.entered = []
+    return _state.stack
+
+
+def clear_thread():
+    """Drop every context of this thread; returns what was open (a leak, if anything)."""
+    try:
+        leaked = list(_state.stack)
+    except AttributeError:
+        leaked = []
+    _init()
+    return leaked
+
+
+def stack():
+    """This thread's context stack (a list, innermost entry last)."""
+    try:
+        return _state.stack
+    except AttributeError:
+        return _init()
+
+
+def push(entry):
+    entries = stack()
+    raw = _state.raw[-1]
+    if entry.decides_raw:
+        raw = entry
+    entries.append(entry)
+    _state.raw.append(raw)
+    _state.readonly.append(_state.readonly[-1] or entry.readonly)
+    return entry
+
+
+def pop(entry):
+    entries = stack()
+    if not entries or entries[-1] is not entry:
+        raise RuntimeError('djpatch_multidb context stack corrupted: expected to pop %r, '
+                           'found %r' % (entry, entries and entries[-1] or None))
+    entries.pop()
+    _state.raw.pop()
+    _state.readonly.pop()
+
+
+def raw_alias():
+    """The alias django.db.connection means for this thread right now."""
+    try:
+        entry = _state.raw[-1]
+    except AttributeError:
+        return 'default'
+    if entry is None:
+        return 'default'
+    return entry.raw_alias()
+
+
+def context_alias(model):
+    """The alias the innermost context that applies to ``model`` chooses, or None."""
+    try:
+        entries = _state.stack
+    except AttributeError:
+        return None
+    for entry in reversed(entries):
+        alias = entry.alias_for(model)
+        if alias is not None:
+            return alias
+    return None
+
+
+def is_readonly():
+    """Whether a readonly() block is open in this thread."""
+    try:
+        return _state.readonly[-1]
+    except AttributeError:
+        return False
+
+
+class Context(object):
+    """A selector entry usable as a context manager and as a decorator.
+
+    Each ``with`` (or each decorated call) pushes a fresh entry, so the same
+    object can be nested, reused and shared between threads.
+    """
+    readonly = False
+    decides_raw = False
+
+    def __enter__(self):
+        entry = push(self.entry())
+        _state.entered.append(entry)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        entry = _state.entered.pop()
+        pop(entry)
+        return False
+
+    def __call__(self, func):
+        context = self
+
+        def wrapper(*args, **kwargs):
+            entry = push(context.entry())
+            try:
+                return func(*args, **kwargs)
+            finally:
+                pop(entry)
+        return wraps(func)(wrapper)
+
+    def entry(self):
+        return self
+
+    # -- what the entry selects --------------------------------------------
+    def alias_for(self, model):
+        return None
+
+    def raw_alias(self):
+        return None
+
+
+class using(Context):
+    """Send every query, model or raw SQL, to ``alias`` inside the block."""
+    decides_raw = True
+
+    def __init__(self, alias):
+        config.current().check_alias(alias)
+        self.alias = alias
+
+    def alias_for(self, model):
+        return self.alias
+
+    def raw_alias(self):
+        return self.alias
+
+    def __repr__(self):
+        return 'using(%r)' % (self.alias,)
+
+
+class using_shard(Context):
+    """Send sharded models to shard ``number`` of their group (or of ``group``)."""
+    decides_raw = True
+
+    def __init__(self, number, group=None):
+        cfg = config.current()
+        if group is not None or len(cfg.shards) == 1:
+            cfg.shard_alias(group or list(cfg.shards)[0], number)
+        elif not cfg.shards:
+            cfg.only_group(number)
+        else:
+            # Several groups: the range is checked against the model's group.
+            config.check_shard_number(number, 'any group', config.MAX_SHARDS)
+        self.number = number
+        self.group = group
+
+    def alias_for(self, model):
+        cfg = config.current()
+        place = cfg.placement(model)
+        if place is None or place[0] != 'shards':
+            return None
+        if self.group is not None and place[1] != self.group:
+            return None
+        return cfg.shard_alias(place[1], self.number)
+
+    def raw_alias(self):
+        cfg = config.current()
+        group = self.group
+        if group is None:
+            group = cfg.only_group(self.number)
+        return cfg.shard_alias(group, self.number)
+
+    def __repr__(self):
+        if self.group is None:
+            return 'using_shard(%r)' % (self.number,)
+        return 'using_shard(%r, group=%r)' % (self.number, self.group)
+
+
+class readonly(Context):
+    """Send reads to a replica of the database they would use; refuse writes."""
+    readonly = True
+
+    def __repr__(self):
+        return 'readonly()'
+
+
+class Frame(Context):
+    """The library's own entry: ``alias`` for ``models`` (all models if None)."""
+    decides_raw = True
+
+    def __init__(self, alias, models=None):
+        self.alias = alias
+        self.models = models
+
+    def alias_for(self, model):
+        if self.models is None or model in self.models:
+            return self.alias
+        return None
+
+    def raw_alias(self):
+        return self.alias
+
+    def __repr__(self):
+        return 'Frame(%r)' % (self.alias,)
+
+
+def run_in(alias, models, func, *args, **kwargs):
+    """Call ``func`` with a Frame for ``alias`` pushed."""
+    entry = push(Frame(alias, models))
+    try:
+        return func(*args, **kwargs)
+    finally:
+        pop(entry)
