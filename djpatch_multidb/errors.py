@@ -12,9 +12,13 @@ class ConnectionDoesNotExist(Exception):
     def __init__(self, alias, configured):
         self.alias = alias
         self.configured = tuple(configured)
-        Exception.__init__(
-            self, "The connection %r doesn't exist: DATABASES defines %s."
-            % (alias, ', '.join([repr(a) for a in self.configured]) or 'no alias'))
+        known = ', '.join([repr(a) for a in self.configured]) or 'no alias'
+        if isinstance(alias, str) or type(alias).__name__ == 'unicode':
+            message = "The connection %r doesn't exist: DATABASES defines %s." % (alias, known)
+        else:
+            message = ("A database alias is a string naming one of DATABASES (%s), not %r (%s)."
+                       % (known, alias, type(alias).__name__))
+        Exception.__init__(self, message)
 
 
 class ReadOnlyError(Exception):
@@ -24,9 +28,9 @@ class ReadOnlyError(Exception):
         self.model = model
         self.alias = alias
         Exception.__init__(
-            self, "Cannot %s %s inside readonly(): it would go to the read-only "
-            "database %r. Nothing was written; leave the readonly() block or "
-            "use a queryset that is not readonly()."
+            self, "Cannot %s %s inside readonly() (its database is %r): reads only "
+            "there. Nothing was written; write outside the readonly() block or "
+            "through a queryset that is not readonly()."
             % (operation, model_label(model), alias))
 
 

@@ -74,18 +74,24 @@ def make_queryset_init(original):
 
 
 def make_model_iterator(original):
-    """QuerySet.iterator: read on the chosen alias; remember it on each object."""
+    """QuerySet.iterator: read on the chosen alias; remember it on each object.
+
+    The alias is decided when iterator() is called, not at the first next().
+    """
     def iterator(self):
         alias = read_alias(self)
         view = bound_view(self, alias)
-        home = config.current().primary_for(alias)
-        related = bool(view.query.select_related)
-        for obj in original(view):
-            set_instance_db(obj, home)
-            if related:
-                _mark_related(obj, home, 0)
-            yield obj
+        return _remembering(original(view), config.current().primary_for(alias),
+                            bool(view.query.select_related))
     return _keep_name(iterator, original)
+
+
+def _remembering(objects, home, related):
+    for obj in objects:
+        set_instance_db(obj, home)
+        if related:
+            _mark_related(obj, home, 0)
+        yield obj
 
 
 def _mark_related(obj, alias, depth):

@@ -120,8 +120,9 @@ class AliasSites(Patch):
 
     def _modules(self):
         for name, module in list(sys.modules.items()):
-            if module is not None and name not in self.exclude:
-                yield module
+            if module is None or name in self.exclude or name.split('.')[0] == 'djpatch_multidb':
+                continue
+            yield module
 
     def apply(self):
         original = self.source.original

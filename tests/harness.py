@@ -51,6 +51,9 @@ def start():
     _tmpdir = tempfile.mkdtemp(prefix='djpatch-tests-')
     for alias in ALIASES:
         DATABASES[alias] = {'ENGINE': 'sqlite3', 'NAME': os.path.join(_tmpdir, alias + '.db')}
+    DATABASES['unreachable'] = {
+        'ENGINE': 'mysql', 'NAME': 'nothing', 'USER': USER, 'PASSWORD': PASSWORD,
+        'HOST': '127.0.0.1', 'PORT': str(closed_port())}
     if BACKEND == 'mysql':
         _start_mysql()
     elif BACKEND != 'sqlite':
@@ -87,6 +90,16 @@ def _start_mysql():
             'USER': USER, 'PASSWORD': PASSWORD,
             'HOST': server.host, 'PORT': server.port,
         }
+
+
+def closed_port():
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    import socket
+    probe = socket.socket()
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
 
 
 def server_for(alias):

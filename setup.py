@@ -1,0 +1,37 @@
+"""djpatch_multidb: several databases, replicas and shards for Django 1.0 and 1.1.
+
+The MySQL driver is the MySQLdb module, from either distribution:
+mysqlclient (1.4.6 is the last for Python 2.7 and builds against MariaDB
+Connector/C 3) or the original MySQL-python 1.2.5 where it still compiles.
+Neither is required for SQLite-only sites, so neither is a hard requirement:
+``pip install djpatch_multidb[mysqlclient]`` or ``[MySQL-python]`` picks one.
+"""
+try:
+    from setuptools import setup
+    extra = {
+        'install_requires': ['Django>=1.0,<1.2'],
+        'extras_require': {
+            'mysqlclient': ['mysqlclient>=1.3.7,<2'],
+            'MySQL-python': ['MySQL-python>=1.2.2'],
+        },
+        'tests_require': ['nose==1.3.7'],
+    }
+except ImportError:  # plain distutils: requirements are documentation only
+    from distutils.core import setup
+    extra = {}
+
+setup(
+    name='djpatch_multidb',
+    version='0.1.0',
+    description='Multiple databases, read replicas and shards for Django 1.0 and 1.1',
+    long_description=__doc__,
+    packages=['djpatch_multidb'],
+    license='BSD',
+    classifiers=[
+        'Framework :: Django',
+        'Programming Language :: Python :: 2.6',
+        'Programming Language :: Python :: 2.7',
+        'Topic :: Database',
+    ],
+    **extra
+)

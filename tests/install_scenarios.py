@@ -1,0 +1,227 @@
+"""Install / uninstall scenarios, each run by test_install.py in a fresh process.
+
+    python install_scenarios.py SCENARIO WORKDIR
+
+Prints 'OK <details>' on success; any failure raises (non-zero exit).
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+MISSING = object()
+
+
+def configure(workdir):
+    from django.conf import settings
+    settings.configure(
+        DATABASES={'default': {'ENGINE': 'sqlite3', 'NAME': os.path.join(workdir, 'default.db')},
+                   'other': {'ENGINE': 'sqlite3', 'NAME': os.path.join(workdir, 'other.db')}},
+        INSTALLED_APPS=[])
+
+
+def import_django_db():
+    import django.db.models  # noqa
+    import django.db.models.query  # noqa
+    import django.db.models.sql.subqueries  # noqa
+    import django.db.backends.sqlite3.base  # noqa
+    import django.db.transaction  # noqa
+    import django.contrib.auth.backends  # noqa
+    import django.test.client  # noqa
+
+
+def snapshot():
+    """(record name, target object, attribute) -> the value in the owner's own dict."""
+    from djpatch_multidb.registry import REGISTRY
+    from djpatch_multidb.patcher import AliasSites
+    state = {}
+    for record in REGISTRY:
+        if isinstance(record, AliasSites):
+            for name, module in sorted(sys.modules.items()):
+                if name.startswith('djpatch_multidb'):
+                    continue
+                if module is not None and record.attr in getattr(module, '__dict__', {}):
+                    state[(name, record.attr)] = module.__dict__[record.attr]
+            continue
+        target = record.target()
+        if target is None:
+            continue
+        state[(record.name, record.attr)] = target.__dict__.get(record.attr, MISSING)
+    return state
+
+
+def from_django(value):
+    """Whether ``value`` is Django's own object, not one of the library's."""
+    import djpatch_multidb
+    library = os.path.dirname(os.path.abspath(djpatch_multidb._module.__file__))
+    code = getattr(getattr(value, '__func__', value), '__code__', None)
+    if code is not None:
+        return not os.path.abspath(code.co_filename).startswith(library)
+    return not type(value).__module__.startswith('djpatch_multidb')
+
+
+def scenario_uninstall_restores_identity(workdir):
+    """Installed after Django is imported: every attribute is the same object again."""
+    configure(workdir)
+    import_django_db()
+    before = snapshot()
+    import djpatch_multidb
+    from djpatch_multidb import installation
+    djpatch_multidb.install()
+    patched = snapshot()
+    changed = [key for key in before if patched[key] is not before[key]]
+    assert len(changed) >= 30, 'only %d attributes patched: %r' % (len(changed), changed)
+    djpatch_multidb.install()
+    again = snapshot()
+    assert [k for k in patched if again[k] is not patched[k]] == [], 'second install changed things'
+    assert installation.pending_patches() == [] or all(
+        'postgresql' in r.module or 'mysql' in r.module for r in installation.pending_patches()), \
+        installation.pending_patches()
+    djpatch_multidb.uninstall()
+    after = snapshot()
+    different = [key for key in before if after.get(key, MISSING) is not before[key]]
+    assert different == [], 'not restored: %r' % different
+    assert not djpatch_multidb.is_installed()
+    print('OK patched=%d restored' % len(changed))
+
+
+def scenario_install_before_django_is_imported(workdir):
+    """Installed first (as at the top of settings.py): patched as Django loads, restored after."""
+    import djpatch_multidb
+    djpatch_multidb.install()
+    configure(workdir)
+    import_django_db()
+    import django.db
+    import django.db.models.query as query
+    assert type(django.db.connection).__name__ == 'ConnectionProxy'
+    assert query.connection is django.db.connection
+    assert not from_django(query.QuerySet.__dict__['iterator'])
+    from django.db import connection
+    from djpatch_multidb import using
+    with using('other'):
+        connection.cursor().execute('CREATE TABLE t (x integer)')
+    djpatch_multidb.uninstall()
+    patched_left = [key for key, value in snapshot().items() if not from_django(value)]
+    assert patched_left == [], 'still patched: %r' % patched_left
+    assert type(django.db.connection).__name__ == 'DatabaseWrapper'
+    assert query.connection is django.db.connection
+    import sqlite3
+    tables = sqlite3.connect(os.path.join(workdir, 'other.db')).execute(
+        "SELECT name FROM sqlite_master").fetchall()
+    assert tables == [(u't',)], tables
+    print('OK')
+
+
+def scenario_copies_taken_before_install_are_patched(workdir):
+    """A module that did `from django.db import connection` before install() uses the proxy."""
+    configure(workdir)
+    import_django_db()
+    module = type(sys)('early_user_module')
+    exec('from django.db import connection', module.__dict__)
+    sys.modules['early_user_module'] = module
+    original = module.connection
+    import djpatch_multidb
+    djpatch_multidb.install()
+    assert type(module.connection).__name__ == 'ConnectionProxy', module.connection
+    djpatch_multidb.uninstall()
+    assert module.connection is original
+    print('OK')
+
+
+def scenario_settings_module_installs_at_the_top(workdir):
+    """settings.py calls install() before defining DATABASES; Django loads it lazily."""
+    settings_file = os.path.join(workdir, 'site_settings.py')
+    open(settings_file, 'w').write(
+        'import djpatch_multidb\n'
+        'djpatch_multidb.install()\n'
+        'DATABASES = {\n'
+        "    'default': {'ENGINE': 'sqlite3', 'NAME': %r},\n"
+        "    'other': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': %r},\n"
+        '}\n'
+        "MULTIDB_MODELS = {'auth': 'other'}\n"
+        "INSTALLED_APPS = ['django.contrib.auth', 'django.contrib.contenttypes']\n"
+        % (os.path.join(workdir, 'default.db'), os.path.join(workdir, 'other.db')))
+    sys.path.insert(0, workdir)
+    os.environ['DJANGO_SETTINGS_MODULE'] = 'site_settings'
+    from django.core.management import call_command
+    from djpatch_multidb import using
+    for alias in ('default', 'other'):
+        with using(alias):
+            call_command('syncdb', interactive=False, verbosity=0)
+    from django.contrib.auth.models import Group
+    Group.objects.create(name='editors')
+    import sqlite3
+    found = {}
+    for alias in ('default', 'other'):
+        found[alias] = sqlite3.connect(os.path.join(workdir, alias + '.db')).execute(
+            'SELECT name FROM auth_group').fetchall()
+    assert found == {'default': [], 'other': [(u'editors',)]}, found
+    print('OK')
+
+
+def scenario_manage_py_imports_settings_before_django(workdir):
+    """manage.py imports settings (and so install()) before DJANGO_SETTINGS_MODULE is set."""
+    project = os.path.join(workdir, 'mysite')
+    os.mkdir(project)
+    open(os.path.join(project, '__init__.py'), 'w').close()
+    open(os.path.join(project, 'settings.py'), 'w').write(
+        'import djpatch_multidb\n'
+        'djpatch_multidb.install()\n'
+        "DATABASES = {'default': {'ENGINE': 'sqlite3', 'NAME': %r}}\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes']\n"
+        % os.path.join(workdir, 'managed.db'))
+    sys.path[:0] = [workdir, project]
+    import settings
+    from django.core.management import execute_manager
+    try:
+        execute_manager(settings, ['manage.py', 'syncdb', '--noinput', '--verbosity=0'])
+    except SystemExit, exit:
+        assert not exit.code, exit.code
+    import sqlite3
+    tables = sqlite3.connect(os.path.join(workdir, 'managed.db')).execute(
+        "SELECT name FROM sqlite_master WHERE name = 'django_content_type'").fetchall()
+    assert tables, 'syncdb wrote nothing'
+    print('OK')
+
+
+def scenario_install_reads_no_setting(workdir):
+    """install() with no settings at all: no error, nothing read, nothing opened."""
+    import djpatch_multidb
+    from djpatch_multidb import config
+    djpatch_multidb.install()
+    assert config._current is None
+    from django.conf import settings
+    assert not settings.configured
+    print('OK')
+
+
+def scenario_unsupported_django(workdir):
+    import django
+    django.VERSION = (1, 2, 0, 'final', 0)
+    import djpatch_multidb
+    from django.core.exceptions import ImproperlyConfigured
+    try:
+        djpatch_multidb.install()
+    except ImproperlyConfigured, error:
+        message = str(error)
+        assert '1.0, 1.1' in message and '1.2' in message, message
+        assert not djpatch_multidb.is_installed()
+        print('OK ' + message)
+    else:
+        raise AssertionError('install() accepted Django 1.2')
+
+
+def scenario_uninstall_without_install(workdir):
+    import djpatch_multidb
+    try:
+        djpatch_multidb.uninstall()
+    except RuntimeError, error:
+        assert 'install()' in str(error)
+        print('OK ' + str(error))
+    else:
+        raise AssertionError('uninstall() without install() passed silently')
+
+
+if __name__ == '__main__':
+    globals()['scenario_' + sys.argv[1]](sys.argv[2])

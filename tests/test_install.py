@@ -1,0 +1,54 @@
+"""install() and uninstall(), each scenario in a fresh Python process."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_scenario(name):
+    workdir = tempfile.mkdtemp(prefix='djpatch-install-')
+    try:
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, 'install_scenarios.py'), name, workdir],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+        output = process.communicate()[0].decode('utf-8', 'replace')
+        return process.returncode, output
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class InstallAndUninstall(unittest.TestCase):
+
+    def assertScenario(self, name):
+        code, output = run_scenario(name)
+        self.assertEqual(code, 0, output)
+        self.assertTrue(output.strip().splitlines()[-1].startswith('OK'), output)
+        return output
+
+    def test_uninstall_puts_back_every_patched_attribute_and_a_second_install_changes_nothing(self):
+        self.assertScenario('uninstall_restores_identity')
+
+    def test_install_before_django_is_imported_patches_modules_as_they_load(self):
+        self.assertScenario('install_before_django_is_imported')
+
+    def test_copies_of_the_connection_taken_before_install_are_patched_and_restored(self):
+        self.assertScenario('copies_taken_before_install_are_patched')
+
+    def test_settings_py_can_call_install_before_defining_databases(self):
+        self.assertScenario('settings_module_installs_at_the_top')
+
+    def test_manage_py_flow_imports_settings_before_django(self):
+        self.assertScenario('manage_py_imports_settings_before_django')
+
+    def test_install_reads_no_setting_and_opens_nothing(self):
+        self.assertScenario('install_reads_no_setting')
+
+    def test_install_on_an_unsupported_django_names_the_supported_versions(self):
+        self.assertScenario('unsupported_django')
+
+    def test_uninstall_without_install_is_an_error(self):
+        self.assertScenario('uninstall_without_install')
