@@ -73,7 +73,7 @@ class Passwords(DatabaseTest):
     def test_a_failed_connection_names_alias_and_host_but_never_the_password(self):
         entry = harness.DATABASES['unreachable']
         with using('unreachable'):
-            kind, text = error_text(connection.cursor)
+            kind, text = error_text(lambda: connection.cursor())
         self.assertTrue("'unreachable'" in text, text)
         self.assertTrue('127.0.0.1:%s' % entry['PORT'] in text, text)
         self.assertFalse(harness.PASSWORD in text, text)
@@ -143,3 +143,36 @@ class Configuration(unittest.TestCase):
         config = Config(FakeSettings(DATABASE_ENGINE='mysql', DATABASE_NAME='legacy',
                                      DATABASES={'default': SQLITE}))
         self.assertEqual(config.databases['default'].vendor, 'sqlite3')
+
+
+class SeveralShardGroups(DatabaseTest):
+    """With a second group, raw SQL in using_shard(n) must be told which group."""
+
+    def setUp(self):
+        from django.conf import settings
+        from djpatch_multidb import config
+        DatabaseTest.setUp(self)
+        settings.MULTIDB_SHARDS = dict(harness.MULTIDB_SHARDS, archive=['shard2', 'shard3'])
+        config.reload()
+
+    def tearDown(self):
+        from django.conf import settings
+        from djpatch_multidb import config
+        settings.MULTIDB_SHARDS = harness.MULTIDB_SHARDS
+        config.reload()
+        DatabaseTest.tearDown(self)
+
+    def test_raw_sql_in_using_shard_without_a_group_is_refused_naming_the_groups(self):
+        with using_shard(1):
+            kind, text = error_text(lambda: connection.cursor())
+            Profile.objects.create(user_id=1, nick='model still routed')
+        self.assertEqual(kind, ImproperlyConfigured)
+        self.assertTrue("'archive'" in text and "'users'" in text and 'group=' in text, text)
+        self.assertOnlyOn('testapp_profile', 'user_id', 1, 'shard1')
+
+    def test_raw_sql_in_using_shard_with_a_group_goes_to_that_groups_shard(self):
+        harness.execute('shard3', "INSERT INTO testapp_author (name) VALUES ('archived')")
+        with using_shard(1, group='archive'):
+            cursor = connection.cursor()
+            cursor.execute('SELECT name FROM testapp_author')
+            self.assertEqual([tuple(r) for r in cursor.fetchall()], [('archived',)])
