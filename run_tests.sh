@@ -58,5 +58,20 @@ for backend in sqlite mysql; do
     fi
 done
 
+# The demo's own check: the legacy_site pages over HTTP, every row on its shard.
+if [ $# -eq 0 ]; then
+    for mode in "" --mysql; do
+        echo "run_tests.sh: ./run_demo.sh --check $mode"
+        if "$PYTHON" legacy_site/demo.py --check --users 500 $mode > "$log" 2>&1; then
+            tail -n 1 "$log"
+            passed=$((passed + 1))
+        else
+            cat "$log"
+            failed=$((failed + 1))
+            status=1
+        fi
+    done
+fi
+
 echo "tests: $passed passed, $failed failed"
 exit $status

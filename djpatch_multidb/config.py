@@ -170,6 +170,7 @@ class Config(object):
         self.aliases = tuple(sorted(self.databases))
         self.single_engine = len(set([d.backend for d in self.databases.values()])) == 1
         self.shards = _shards_setting(settings, self.databases)
+        self.shard_keys = _shard_keys_setting(settings)
         self.models = _models_setting(settings, self.databases, self.shards)
         self.replicas = _replicas_setting(settings, self.databases)
         self.router_paths = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
@@ -332,6 +333,16 @@ def _shards_setting(settings, databases):
                     % (group, alias, ', '.join([repr(a) for a in sorted(databases)])))
         shards[group] = tuple(aliases)
     return shards
+
+
+def _shard_keys_setting(settings):
+    """group -> the KEY a MULTIDB_SHARDS entry names (dict form), for display."""
+    raw = getattr(settings, 'MULTIDB_SHARDS', None) or {}
+    keys = {}
+    for group, entry in raw.items():
+        if isinstance(entry, dict) and entry.get('KEY'):
+            keys[group] = entry['KEY']
+    return keys
 
 
 def _models_setting(settings, databases, shards):

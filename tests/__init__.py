@@ -8,8 +8,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+for path in (HERE, os.path.join(os.path.dirname(HERE), 'tools')):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 import harness  # noqa: E402

@@ -73,7 +73,7 @@ def start():
 
 
 def _start_mysql():
-    from mysql_server import MariaDBServer
+    from mariadb_server import MariaDBServer
     for number in (1, 2):
         server = MariaDBServer(server_id=number)
         server.start()

@@ -5,7 +5,7 @@ its own TCP port on 127.0.0.1 and its own unix socket, and ignores every
 option file (``--no-defaults``), so the machine's own MariaDB on 3306 and
 /etc/mysql are never touched::
 
-    from mysql_server import MariaDBServer
+    from mariadb_server import MariaDBServer
 
     server = MariaDBServer()            # or MariaDBServer(port=..., server_id=2, log_bin=True)
     server.start()

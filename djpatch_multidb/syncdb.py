@@ -1,0 +1,83 @@
+"""Tables per database: each alias gets the tables of the models that live there.
+
+A model lives on the alias MULTIDB_MODELS names, on every shard of its group,
+or on 'default'; a router's allow_syncdb(db, model) has the first word.
+Replicas get no tables of their own: replication fills them.
+"""
+from django.core.management.color import no_style
+
+from djpatch_multidb import config, selector
+
+
+def is_replica(alias):
+    cfg = config.current()
+    for replicas in cfg.replicas.values():
+        if alias in replicas:
+            return True
+    return False
+
+
+def belongs(model, alias):
+    """Whether ``model``'s table belongs on ``alias``."""
+    cfg = config.current()
+    for router in cfg.routers:
+        allow = getattr(router, 'allow_syncdb', None)
+        if allow is not None:
+            answer = allow(alias, model)
+            if answer is not None:
+                return answer
+    place = cfg.placement(model)
+    if place is None:
+        return alias == 'default'
+    if place[0] == 'alias':
+        return place[1] == alias
+    return alias in cfg.shards[place[1]]
+
+
+def models_for(alias):
+    from django.db.models import get_apps, get_models
+    found = []
+    for app in get_apps():
+        for model in get_models(app):
+            if belongs(model, alias):
+                found.append(model)
+    return found
+
+
+def create_tables(alias, verbosity=1, out=None):
+    """Create the missing tables of the models that live on ``alias``; returns the models."""
+    return selector.run_in(alias, None, _create_tables, alias, verbosity, out)
+
+
+def _create_tables(alias, verbosity, out):
+    from django.db import connection, transaction
+    style = no_style()
+    cursor = connection.cursor()
+    tables = connection.introspection.table_names()
+    seen = connection.introspection.installed_models(tables)
+    created = []
+    pending = {}
+    wanted = models_for(alias)
+    for model in wanted:
+        if connection.introspection.table_name_converter(model._meta.db_table) in tables:
+            continue
+        sql, references = connection.creation.sql_create_model(model, style, seen)
+        seen.add(model)
+        created.append(model)
+        for refto, refs in references.items():
+            pending.setdefault(refto, []).extend(refs)
+            if refto in seen:
+                sql.extend(connection.creation.sql_for_pending_references(refto, style, pending))
+        sql.extend(connection.creation.sql_for_pending_references(model, style, pending))
+        if verbosity >= 1 and out is not None:
+            out.write('%s: creating table %s\n' % (alias, model._meta.db_table))
+        for statement in sql:
+            cursor.execute(statement)
+        tables.append(connection.introspection.table_name_converter(model._meta.db_table))
+    for model in created:
+        for statement in connection.creation.sql_for_many_to_many(model, style):
+            cursor.execute(statement)
+        for statement in connection.creation.sql_indexes_for_model(model, style):
+            cursor.execute(statement)
+    transaction.commit_unless_managed()
+    return created

@@ -1,0 +1,115 @@
+"""The HTTP walk and the row-by-row check behind ./run_demo.sh --check."""
+import re
+import urllib
+import urllib2
+
+SHARDS = ['shard0', 'shard1', 'shard2', 'shard3']
+
+
+class NoRedirect(urllib2.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Checker(object):
+
+    def __init__(self, base, demo):
+        self.base = base
+        self.demo = demo
+        self.problems = []
+        self.opener = urllib2.build_opener(NoRedirect)
+
+    def problem(self, text):
+        self.problems.append(text)
+
+    def get(self, path, data=None):
+        try:
+            response = self.opener.open(self.base + path, data and urllib.urlencode(data))
+            return response.getcode(), response.info(), response.read()
+        except urllib2.HTTPError, error:
+            return error.code, error.info(), error.read()
+
+    def page(self, path, must_contain=()):
+        code, headers, body = self.get(path)
+        if code != 200:
+            self.problem('GET %s answered %s' % (path, code))
+            return ''
+        if 'id="queries"' not in body or not re.search(r'class="alias">\w+: \d+', body):
+            self.problem('GET %s has no per-alias query footer' % path)
+        for text in must_contain:
+            if text not in body:
+                self.problem('GET %s does not show %r' % (path, text))
+        return body
+
+    def run(self):
+        demo = self.demo
+        members = {}
+        for number, alias in enumerate(SHARDS):
+            for member_id, username in demo.rows(alias, 'SELECT id, username FROM accounts_member'):
+                members[member_id] = (alias, username)
+        if not members:
+            self.problem('no sample users were loaded')
+            return self.problems
+
+        body = self.page('/', ['default', 'default_replica', 'blogdb'] + SHARDS)
+        for member_id, alias in re.findall(r'\(id (\d+)\) on <b>(\w+)</b>', body):
+            if members.get(int(member_id), (None,))[0] != alias:
+                self.problem('dashboard puts user %s on %s' % (member_id, alias))
+
+        for member_id in sorted(members)[:3] + sorted(members)[-3:]:
+            alias, username = members[member_id]
+            self.page('/users/%d/' % member_id, [username, '<b id="shard">%s</b>' % alias])
+
+        prefix = members[sorted(members)[0]][1][:2]
+        expected = len([1 for a, name in members.values() if name.startswith(prefix)])
+        self.page('/search/?q=%s' % prefix, ['%d users start with "%s"' % (expected, prefix)])
+
+        code, headers, body = self.get('/users/new/', {
+            'username': 'checkuser', 'email': 'check@example.com', 'city': 'Tartu',
+            'comment': 'written by the check'})
+        location = headers.get('Location', '')
+        found = re.search(r'/users/(\d+)/$', location)
+        if code != 302 or not found:
+            self.problem('POST /users/new/ answered %s %r' % (code, location))
+        else:
+            new_id = int(found.group(1))
+            self.page('/users/%d/' % new_id, ['checkuser', 'written by the check'])
+            members[new_id] = (SHARDS[new_id % 4], 'checkuser')
+
+        self.check_rows(members)
+        return self.problems
+
+    def check_rows(self, members):
+        demo = self.demo
+        for number, alias in enumerate(SHARDS):
+            ids = set([r[0] for r in demo.rows(alias, 'SELECT id FROM accounts_member')])
+            for member_id in ids:
+                if member_id % 4 != number:
+                    self.problem('user %d is on %s, not shard%d' % (member_id, alias, member_id % 4))
+            for table in ('accounts_profile', 'accounts_comment'):
+                for (member_id,) in demo.rows(alias, 'SELECT member_id FROM %s' % table):
+                    if member_id not in ids:
+                        self.problem('%s row of user %d is on %s, without its user'
+                                     % (table, member_id, alias))
+        found = sum([len(demo.rows(a, 'SELECT id FROM accounts_member')) for a in SHARDS])
+        if found != len(members):
+            self.problem('%d users on the shards, %d expected' % (found, len(members)))
+        tickets = demo.rows('default', 'SELECT COUNT(*) FROM accounts_userticket')[0][0]
+        if tickets != len(members):
+            self.problem('%d user ids handed out, %d users exist' % (tickets, len(members)))
+        if not demo.rows('blogdb', 'SELECT COUNT(*) FROM blog_entry')[0][0]:
+            self.problem('no blog entries on blogdb')
+        for alias in ['default'] + SHARDS:
+            if has_table(demo, alias, 'blog_entry'):
+                self.problem('blog_entry table exists on %s' % alias)
+        for alias in ['default', 'blogdb']:
+            if has_table(demo, alias, 'accounts_member'):
+                self.problem('accounts_member table exists on %s' % alias)
+
+
+def has_table(demo, alias, table):
+    try:
+        demo.rows(alias, 'SELECT COUNT(*) FROM %s' % table)
+        return True
+    except Exception:
+        return False

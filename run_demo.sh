@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The legacy_site demo: a Django 1.0-era site with users on four shards, a
+# blog in its own database and a replica of 'default'.
+#
+#   ./run_demo.sh                 SQLite files; serves http://127.0.0.1:8000/
+#   ./run_demo.sh --port 8080     another port
+#   ./run_demo.sh --mysql         MariaDB servers of its own, with real replication
+#   ./run_demo.sh --check         set up, walk every page and the create form over
+#                                 HTTP, check every row directly, stop (exit 1 on a problem)
+#
+# Does all of its set-up (tools/bootstrap.sh) on a fresh Debian 12 machine as
+# root.  Ctrl-C stops the site and everything it started.
+set -eu
+cd "$(dirname "$0")"
+PYTHON=$(tools/bootstrap.sh | tail -n 1)
+if [ -n "${DJANGO_SRC:-}" ]; then
+    export PYTHONPATH="$(cd "$DJANGO_SRC" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+fi
+exec "$PYTHON" legacy_site/demo.py "$@"
