@@ -67,7 +67,7 @@ def start():
         MULTIDB_SHARDS=MULTIDB_SHARDS,
         MULTIDB_MODELS=MULTIDB_MODELS,
         MULTIDB_REPLICAS=MULTIDB_REPLICAS,
-        INSTALLED_APPS=['testapp'],
+        INSTALLED_APPS=['djpatch_multidb', 'testapp'],
         DEBUG=False,
     )
 
