@@ -34,7 +34,9 @@ set -o pipefail
 # ------------------------------------------------------------------ settings
 # Requirements of the py2.7 test virtualenv.  Changing this list changes the
 # hash below, so a new virtualenv gets built.
-PY27_REQUIREMENTS="Django==1.1.4 nose==1.3.7 mysqlclient==1.4.6"
+# DJPATCH_MULTIDB_REQUIREMENTS replaces the list (bench/ uses it for a Django
+# 1.11 virtualenv beside the 1.1.4 one).
+PY27_REQUIREMENTS=${DJPATCH_MULTIDB_REQUIREMENTS:-"Django==1.1.4 nose==1.3.7 mysqlclient==1.4.6"}
 # The last virtualenv release whose embedded pip/setuptools support 2.7.
 VIRTUALENV_REQ="virtualenv<20.22"
 
