@@ -11,31 +11,36 @@ then ``with using_shard(3): ...``, ``Model.objects.shard(3)``, ``.readonly()``,
 import sys
 import types
 
-from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, ReadOnlyError,
-                                    ShardNotSelected)
+from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, CrossDatabaseQuery,
+                                    ReadOnlyError, ShardKeyError, ShardNotSelected,
+                                    ShardQueryError)
 from djpatch_multidb.installation import install, is_installed, uninstall
-from djpatch_multidb.selector import readonly, using, using_shard
+from djpatch_multidb.selector import readonly, using, using_shard, using_shard_for
 from djpatch_multidb.connections import connections
 
 __version__ = '0.1.0'
 
-__all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'readonly',
-           'connections', 'MultiDBManager', 'ConnectionDoesNotExist', 'ReadOnlyError',
-           'ShardNotSelected', 'CommitError']
-
-
+__all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'using_shard_for',
+           'readonly', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
+           'ConnectionDoesNotExist', 'ReadOnlyError', 'ShardNotSelected', 'ShardKeyError',
+           'ShardQueryError', 'CrossDatabaseQuery', 'CommitError']
 
 
 class _Package(types.ModuleType):
-    """The package module; MultiDBManager is imported on first use, because it
-    needs django.db.models and install() must run before that is imported."""
+    """The package module; MultiDBManager, MultiDBQuerySet and ShardedIdField are
+    imported on first use, because they need django.db.models and install()
+    must run before that is imported."""
 
     def __getattr__(self, name):
-        if name == 'MultiDBManager':
-            from djpatch_multidb.managers import MultiDBManager
-            self.MultiDBManager = MultiDBManager
-            return MultiDBManager
-        raise AttributeError("module 'djpatch_multidb' has no attribute %r" % (name,))
+        if name in ('MultiDBManager', 'MultiDBQuerySet'):
+            from djpatch_multidb import managers
+            value = getattr(managers, name)
+        elif name == 'ShardedIdField':
+            from djpatch_multidb.ids import ShardedIdField as value
+        else:
+            raise AttributeError("module 'djpatch_multidb' has no attribute %r" % (name,))
+        setattr(self, name, value)
+        return value
 
 
 _package = _Package(__name__, __doc__)

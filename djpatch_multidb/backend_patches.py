@@ -22,7 +22,8 @@ def make_cursor(original):
             return original(self, *args)
         if takes_settings:
             args = (self.djpatch_settings,)
-        connections.mark_pending(alias)
+        if self.__dict__.get('djpatch_in_registry'):
+            connections.mark_pending(alias)
         if self.connection is not None:
             return original(self, *args)
         try:

@@ -197,18 +197,18 @@ class Config(object):
         check_shard_number(number, group, len(aliases))
         return aliases[number]
 
-    def only_group(self, number):
+    def only_group(self, call):
+        """The one shard group, for ``call`` (how the caller was written) that names none."""
         groups = sorted(self.shards)
         if len(groups) == 1:
             return groups[0]
         if not groups:
             raise ImproperlyConfigured(
-                "using_shard(%r) needs MULTIDB_SHARDS, which defines no shard group." % (number,))
+                "%s needs MULTIDB_SHARDS, which defines no shard group." % call)
         raise ImproperlyConfigured(
-            "using_shard(%r) names no group and MULTIDB_SHARDS has %d groups (%s): "
-            "raw SQL through django.db.connection cannot tell which shard to use; "
-            "write using_shard(%r, group=...)."
-            % (number, len(groups), ', '.join([repr(g) for g in groups]), number))
+            "%s names no group and MULTIDB_SHARDS has %d groups (%s): raw SQL through "
+            "django.db.connection and keys cannot tell which one; write it with group=..."
+            % (call, len(groups), ', '.join([repr(g) for g in groups])))
 
     # -- replicas ----------------------------------------------------------
     def replica_for(self, alias):

@@ -58,6 +58,16 @@ class ConnectionHandler(object):
         return sorted(self._wrappers().items())
 
     def _create(self, alias):
+        wrapper = self.dedicated(alias)
+        wrapper.djpatch_in_registry = True
+        self._wrappers()[alias] = wrapper
+        return wrapper
+
+    def dedicated(self, alias):
+        """A new wrapper for ``alias`` that belongs to no thread's registry.
+
+        Its cursors do not join this thread's transactions: it commits alone.
+        """
         from djpatch_multidb import installation
         installation.patcher_tick()
         db = config.current().databases.get(alias)
@@ -70,7 +80,6 @@ class ConnectionHandler(object):
             wrapper = backend.DatabaseWrapper(**db.options)
             wrapper.djpatch_settings = config.AliasSettings(alias, db.settings_dict)
         wrapper.djpatch_alias = alias
-        self._wrappers()[alias] = wrapper
         return wrapper
 
     def backend(self, db):

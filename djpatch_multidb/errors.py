@@ -37,14 +37,49 @@ class ReadOnlyError(Exception):
 class ShardNotSelected(ImproperlyConfigured):
     """A sharded model was used with no shard chosen."""
 
-    def __init__(self, model, group, aliases):
+    def __init__(self, model, group, aliases, why='no shard is selected'):
         self.model = model
         self.group = group
         ImproperlyConfigured.__init__(
-            self, "%s lives on the shards of group %r (%s) and no shard is "
-            "selected: use using_shard(n), %s.objects.shard(n) or .using(alias)."
-            % (model_label(model), group, ', '.join(aliases),
+            self, "%s lives on the shards of group %r (%s) and %s: use using_shard(n), "
+            "using_shard_for(key), %s.objects.shard(n) or .using(alias)."
+            % (model_label(model), group, ', '.join(aliases), why,
                getattr(getattr(model, '_meta', None), 'object_name', 'Model')))
+
+
+class ShardKeyError(ImproperlyConfigured):
+    """A shard key that the group's key function cannot place."""
+
+    def __init__(self, group, key, reason):
+        self.group = group
+        self.key = key
+        ImproperlyConfigured.__init__(
+            self, "Shard key %r cannot be placed in group %r: %s." % (key, group, reason))
+
+
+class ShardQueryError(Exception):
+    """A query across shards failed on one shard (``alias``); nothing is returned."""
+
+    def __init__(self, alias, error, others=0):
+        self.alias = alias
+        self.error = error
+        text = 'Query across shards failed on %r: %s: %s' % (alias, type(error).__name__, error)
+        if others:
+            text += ' (and on %d other shard%s)' % (others, others > 1 and 's' or '')
+        Exception.__init__(self, text)
+
+
+class CrossDatabaseQuery(ImproperlyConfigured):
+    """A query would need a join between tables in two databases."""
+
+    def __init__(self, what, model, place, related, related_place):
+        self.model = model
+        self.related = related
+        ImproperlyConfigured.__init__(
+            self, "%s would join %s on %s to %s on %s: a query cannot join tables in two "
+            "databases. Query each database on its own, e.g. filter on the related ids "
+            "(field__in=[...])." % (what, model_label(model), place, model_label(related),
+                                    related_place))
 
 
 class CommitError(Exception):

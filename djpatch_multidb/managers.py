@@ -19,16 +19,28 @@ class MultiDBQuerySet(QuerySet):
 
     def shard(self, number, group=None):
         """This queryset on shard ``number`` of the model's group (or ``group``)."""
-        cfg = config.current()
-        if group is None:
-            place = cfg.placement(self.model)
-            if place is None or place[0] != 'shards':
-                raise ImproperlyConfigured(
-                    "%s is not sharded: MULTIDB_MODELS places it on %r; "
-                    "give shard(n, group=...) or use .using(alias)."
-                    % (model_label(self.model), place and place[1] or 'default'))
-            group = place[1]
-        return self.using(cfg.shard_alias(group, number))
+        group = group or self._group()
+        return self.using(config.current().shard_alias(group, number))
+
+    def shard_for(self, key, group=None):
+        """This queryset on the shard ``key`` maps to with the group's key function."""
+        from djpatch_multidb.shardkeys import shard_number
+        group = group or self._group()
+        return self.shard(shard_number(config.current(), group, key), group)
+
+    def all_shards(self, group=None):
+        """This query on every shard of the model's group (see allshards.AllShards)."""
+        from djpatch_multidb.allshards import AllShards
+        return AllShards(self, group or self._group())
+
+    def _group(self):
+        place = config.current().placement(self.model)
+        if place is None or place[0] != 'shards':
+            raise ImproperlyConfigured(
+                "%s is not sharded: MULTIDB_MODELS places it on %r; "
+                "name the group (group=...) or use .using(alias)."
+                % (model_label(self.model), place and place[1] or 'default'))
+        return place[1]
 
     def readonly(self):
         """This queryset read from a replica of its database; writes raise ReadOnlyError."""
@@ -49,3 +61,9 @@ class MultiDBManager(models.Manager):
 
     def readonly(self):
         return self.get_query_set().readonly()
+
+    def shard_for(self, key, group=None):
+        return self.get_query_set().shard_for(key, group)
+
+    def all_shards(self, group=None):
+        return self.get_query_set().all_shards(group)

@@ -4,8 +4,8 @@ Django's own code with that alias selected.
 Every ``make_*`` takes the original attribute and returns its replacement;
 the registry (``registry.py``) says where each one goes.
 """
-from djpatch_multidb import config, routing, selector
-from djpatch_multidb.errors import ImproperlyConfigured
+from djpatch_multidb import config, relations, routing, selector
+from djpatch_multidb.errors import ShardNotSelected
 from djpatch_multidb.proxy import QueryConnection, query_route
 from djpatch_multidb.state import instance_db, set_instance_db
 
@@ -22,7 +22,7 @@ def _keep_name(replacement, original):
     return replacement
 
 
-def bound_view(queryset, alias):
+def bound_view(queryset, alias, force=False):
     """``queryset`` itself if it is bound to ``alias``; else a shallow copy that is.
 
     The copy shares the query's internals, so running it is running the
@@ -30,7 +30,7 @@ def bound_view(queryset, alias):
     matters for querysets shared between threads.
     """
     conn = queryset.query.connection
-    if (isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
+    if (not force and isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
             and not conn.__dict__['readonly']):
         return queryset
     query = queryset.query
@@ -81,6 +81,12 @@ def make_model_iterator(original):
     def iterator(self):
         alias = read_alias(self)
         view = bound_view(self, alias)
+        if view.query.select_related and relations.several_places():
+            pruned = relations.pruned_select_related(view.query, view.model)
+            if pruned is not None:
+                if view is self:
+                    view = bound_view(self, alias, force=True)
+                view.query.select_related = pruned
         return _remembering(original(view), config.current().primary_for(alias),
                             bool(view.query.select_related))
     return _keep_name(iterator, original)
@@ -121,16 +127,21 @@ def make_read(original):
     return _keep_name(read, original)
 
 
-def make_write(operation, all_models=False):
+def make_write(operation, cascades=False):
     """update(), _update(), delete(), create(), get_or_create() on the chosen alias.
 
-    A delete cascades to related models in the same database, so it selects
-    the alias for every model; the others for the model and its parents.
+    A delete cascades to related models, so it selects the alias for every
+    model that lives with this one; the others for the model and its parents.
     """
     def make(original):
         def write(self, *args, **kwargs):
-            alias = write_alias(self, operation)
-            models = not all_models and family(self.model) or None
+            try:
+                alias = write_alias(self, operation)
+            except ShardNotSelected:
+                if operation != 'create' or not _keyed(self.model):
+                    raise
+                return original(self, *args, **kwargs)  # the new object's key decides
+            models = cascades and relations.colocated(self.model) or family(self.model)
             view = bound_view(self, alias)
             try:
                 return selector.run_in(alias, models, original, view, *args, **kwargs)
@@ -160,6 +171,25 @@ def make_build(original):
             return original(self, *args, **kwargs)
         return selector.run_in(alias, None, original, self, *args, **kwargs)
     return _keep_name(build, original)
+
+
+def make_filter(original):
+    """filter() / exclude(): refuse a lookup that would join two databases, then build."""
+    build = make_build(original)
+
+    def _filter_or_exclude(self, negate, *args, **kwargs):
+        if relations.several_places():
+            relations.check_lookups(self.model, args, kwargs,
+                                    negate and 'exclude()' or 'filter()')
+        return build(self, negate, *args, **kwargs)
+    return _keep_name(_filter_or_exclude, original)
+
+
+def _keyed(model):
+    """Whether the model's shard group has a KEY, so an instance can find its shard."""
+    cfg = config.current()
+    place = cfg.placement(model)
+    return place is not None and place[0] == 'shards' and place[1] in cfg.shard_keys
 
 
 def queryset_using(self, alias):
@@ -245,62 +275,121 @@ def make_model_delete(original):
         if using is not None:
             config.current().check_alias(using)
         alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
-        return selector.run_in(alias, None, original, self, *args, **kwargs)
+        return selector.run_in(alias, relations.colocated(self.__class__), original, self,
+                               *args, **kwargs)
     return _keep_name(delete, original)
 
 
 def make_delete_objects(original):
-    """The module-level delete_objects(): every DELETE on one alias, then commit it.
+    """The module-level delete_objects(): every DELETE on the database its objects
+    came from, then commit.
 
     Called inside Model.delete() or QuerySet.delete() the alias is already
-    selected; called directly, it is the database the objects came from.
+    selected for the models that live there; objects collected from other
+    databases (a cascade across a foreign key into another database) are
+    deleted on theirs, each group in a run of its own.
     """
     def delete_objects(seen_objs, *args, **kwargs):
-        model, instances = None, []
-        for cls in seen_objs.unordered_keys():
-            model = model or cls
-            instances.extend([obj for pk, obj in seen_objs[cls].items()])
-        if model is None:
+        models = seen_objs.unordered_keys()
+        if not models:
             return original(seen_objs, *args, **kwargs)
+        model = models[0]
         alias = selector.context_alias(model)
         if alias is None:
-            homes = sorted(set([instance_db(obj) for obj in instances if instance_db(obj)]))
-            if len(homes) > 1:
-                raise ImproperlyConfigured(
-                    "delete_objects() was given objects from several databases (%s); "
-                    "delete each database's objects separately." % ', '.join(map(repr, homes)))
-            alias = routing.db_for(model, True, homes and homes[0] or None,
-                                   operation='delete')
-        elif selector.is_readonly():
-            routing.db_for(model, True, alias, operation='delete')
-        return selector.run_in(alias, None, original, seen_objs, *args, **kwargs)
+            first = seen_objs[model].items()[0][1]
+            alias = routing.db_for(model, True, instance=first, operation='delete')
+        groups = relations.split_by_database(seen_objs, alias)
+        for group_alias, subset in groups:
+            for subset_model in subset.unordered_keys():
+                routing.db_for(subset_model, True, group_alias, operation='delete')
+        for group_alias, subset in groups:
+            selector.run_in(group_alias, None, original, subset, *args, **kwargs)
     return _keep_name(delete_objects, original)
 
 
 # -- related objects --------------------------------------------------------
 
 def make_descriptor_get(related_model_of):
-    """A related descriptor's __get__: follow the relation in the instance's database.
+    """A related descriptor's __get__: follow the relation in the right database.
 
     When the related model lives where the instance's model lives (the same
     alias or the same shard group), the lookup, and any manager it returns,
-    uses the database the instance came from.
+    uses the database the instance came from.  Into another database: a
+    foreign key into a keyed shard group goes to the key's shard, a reverse
+    relation into a shard group reads every shard, anything else goes where
+    the related model lives.
     """
     def make(original):
         def __get__(self, instance, instance_type=None):
             if instance is None:
                 return original(self, instance, instance_type)
-            alias = instance_db(instance)
-            related = related_model_of(self)
-            if alias is None or not routing.same_place(instance.__class__, related):
-                return original(self, instance, instance_type)
-            models = frozenset([related, instance.__class__])
-            result = selector.run_in(alias, models, original, self, instance, instance_type)
-            if hasattr(result, 'get_query_set'):
-                bind_manager(result, alias, models)
-            return result
+            return follow(self, instance, related_model_of(self), original,
+                          self, instance, instance_type)
         return _keep_name(__get__, original)
     return make
+
+
+def make_delete_manager(original):
+    """ForeignRelatedObjectsDescriptor.delete_manager (what a delete collects
+    through): the same rules as following the relation."""
+    def delete_manager(self, instance):
+        return follow(self, instance, related_model(self), original, self, instance)
+    return _keep_name(delete_manager, original)
+
+
+def follow(descriptor, instance, related, original, *args):
+    alias = instance_db(instance)
+    if alias is not None and routing.same_place(instance.__class__, related):
+        models = frozenset([related, instance.__class__])
+        result = selector.run_in(alias, models, original, *args)
+        if hasattr(result, 'get_query_set'):
+            bind_manager(result, alias, models)
+        return result
+    target = _shard_by_key(descriptor, instance, related)
+    if target is not None:
+        return selector.run_in(target, frozenset([related]), original, *args)
+    result = original(*args)
+    group = _other_group(instance.__class__, related)
+    if group is not None and hasattr(result, 'get_query_set'):
+        _across_shards(result, group)
+    return result
+
+
+def _shard_by_key(descriptor, instance, related):
+    """For a foreign key into a sharded model whose group has a KEY: the shard
+    of the key (the related primary key); None otherwise."""
+    field = getattr(descriptor, 'field', None)
+    if field is None or not hasattr(field.rel, 'field_name'):
+        return None  # not a ForeignKey seen from its own side
+    cfg = config.current()
+    place = cfg.placement(related)
+    if place is None or place[0] != 'shards' or place[1] not in cfg.shard_keys:
+        return None
+    if routing.shard_key_field(related) is not related._meta.pk:
+        return None
+    value = getattr(instance, field.attname, None)
+    if value is None:
+        return None
+    from djpatch_multidb.shardkeys import shard_number
+    return cfg.shard_alias(place[1], shard_number(cfg, place[1], value))
+
+
+def _other_group(model, related):
+    """The shard group of ``related`` when ``model`` is not in it; else None."""
+    place = config.current().placement(related)
+    if place is None or place[0] != 'shards' or routing.same_place(model, related):
+        return None
+    return place[1]
+
+
+def _across_shards(manager, group):
+    """Make a reverse-relation manager into a sharded model read every shard."""
+    from djpatch_multidb.allshards import AllShards
+    build = manager.get_query_set
+
+    def get_query_set():
+        return AllShards(build(), group)
+    manager.get_query_set = get_query_set
 
 
 def bind_manager(manager, alias, models):

@@ -47,7 +47,7 @@ REGISTRY = [
           owner='InsertQuery'),
     # Querysets remember the context they were built in and read where they belong.
     Patch(QUERY, '__init__', orm.make_queryset_init, owner='QuerySet'),
-    Patch(QUERY, '_filter_or_exclude', orm.make_build, owner='QuerySet'),
+    Patch(QUERY, '_filter_or_exclude', orm.make_filter, owner='QuerySet'),
     Patch(QUERY, '_setup_query', orm.make_build, owner='ValuesQuerySet'),
     Patch(QUERY, '_setup_query', orm.make_build, owner='DateQuerySet'),
     Patch(QUERY, 'iterator', orm.make_model_iterator, owner='QuerySet'),
@@ -59,7 +59,7 @@ REGISTRY = [
     # Writes through querysets.
     Patch(QUERY, 'update', orm.make_write('update'), owner='QuerySet'),
     Patch(QUERY, '_update', orm.make_write('update'), owner='QuerySet'),
-    Patch(QUERY, 'delete', orm.make_write('delete', all_models=True), owner='QuerySet'),
+    Patch(QUERY, 'delete', orm.make_write('delete', cascades=True), owner='QuerySet'),
     Patch(QUERY, 'create', orm.make_write('create'), owner='QuerySet'),
     Patch(QUERY, 'get_or_create', orm.make_write('get_or_create'), owner='QuerySet'),
     # Deletes, wherever they are called from.
@@ -79,6 +79,8 @@ REGISTRY = [
     Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
           owner='SingleRelatedObjectDescriptor'),
     Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
+          owner='ForeignRelatedObjectsDescriptor'),
+    Patch(RELATED, 'delete_manager', orm.make_delete_manager,
           owner='ForeignRelatedObjectsDescriptor'),
     Patch(RELATED, '__get__', orm.make_descriptor_get(orm.related_model),
           owner='ManyRelatedObjectsDescriptor'),

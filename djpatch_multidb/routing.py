@@ -48,8 +48,38 @@ def placed_alias(cfg, model, write, instance=None):
             if chosen:
                 return cfg.check_alias(chosen)
     if place is not None:
+        if instance is not None and place[1] in cfg.shard_keys:
+            return cfg.shard_alias(place[1], shard_of_instance(cfg, place[1], model, instance))
         raise ShardNotSelected(model, place[1], cfg.shards[place[1]])
     return 'default'
+
+
+def shard_key_field(model):
+    """The field whose value is a sharded model's key: ``Model.shard_key`` names
+    it, else the primary key."""
+    name = getattr(model, 'shard_key', None)
+    if name is None:
+        return model._meta.pk
+    for field in model._meta.fields:
+        if name in (field.name, field.attname):
+            return field
+    from django.core.exceptions import ImproperlyConfigured
+    raise ImproperlyConfigured('%s.shard_key names %r, which is not one of its fields.'
+                               % (model._meta.object_name, name))
+
+
+def shard_of_instance(cfg, group, model, instance):
+    """The shard number of an instance by its key; a ShardedIdField primary key
+    that has no value yet gets its id now, so that the id decides the shard."""
+    from djpatch_multidb.shardkeys import shard_number
+    field = shard_key_field(model)
+    key = getattr(instance, field.attname)
+    if key is None and hasattr(field, 'allocate'):
+        key = field.allocate(instance)
+    if key is None:
+        raise ShardNotSelected(model, group, cfg.shards[group],
+                               'its shard key %s is None' % field.name)
+    return shard_number(cfg, group, key)
 
 
 def raw_alias():

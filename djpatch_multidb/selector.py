@@ -165,7 +165,7 @@ class using_shard(Context):
         if group is not None or len(cfg.shards) == 1:
             cfg.shard_alias(group or list(cfg.shards)[0], number)
         elif not cfg.shards:
-            cfg.only_group(number)
+            cfg.only_group('using_shard(%r)' % (number,))
         else:
             # Several groups: the range is checked against the model's group.
             config.check_shard_number(number, 'any group', config.MAX_SHARDS)
@@ -185,13 +185,28 @@ class using_shard(Context):
         cfg = config.current()
         group = self.group
         if group is None:
-            group = cfg.only_group(self.number)
+            group = cfg.only_group(repr(self))
         return cfg.shard_alias(group, self.number)
 
     def __repr__(self):
         if self.group is None:
             return 'using_shard(%r)' % (self.number,)
         return 'using_shard(%r, group=%r)' % (self.number, self.group)
+
+
+class using_shard_for(using_shard):
+    """using_shard() for the shard a key maps to with the group's key function."""
+
+    def __init__(self, key, group=None):
+        from djpatch_multidb.shardkeys import shard_number
+        cfg = config.current()
+        if group is None:
+            group = cfg.only_group('using_shard_for(%r)' % (key,))
+        using_shard.__init__(self, shard_number(cfg, group, key), group)
+        self.key = key
+
+    def __repr__(self):
+        return 'using_shard_for(%r, group=%r)' % (self.key, self.group)
 
 
 class readonly(Context):

@@ -44,12 +44,16 @@ def models_for(alias):
     return found
 
 
-def create_tables(alias, verbosity=1, out=None):
-    """Create the missing tables of the models that live on ``alias``; returns the models."""
-    return selector.run_in(alias, None, _create_tables, alias, verbosity, out)
+def create_tables(alias, verbosity=1, out=None, models=None, constraints=True):
+    """Create the missing tables of the models that live on ``alias`` (or of
+    ``models``); returns the models whose tables were created.  Foreign-key
+    constraints are made only between tables created on ``alias`` (none with
+    constraints=False)."""
+    return selector.run_in(alias, None, _create_tables, alias, verbosity, out, models,
+                           constraints)
 
 
-def _create_tables(alias, verbosity, out):
+def _create_tables(alias, verbosity, out, wanted, constraints):
     from django.db import connection, transaction
     style = no_style()
     cursor = connection.cursor()
@@ -57,18 +61,21 @@ def _create_tables(alias, verbosity, out):
     seen = connection.introspection.installed_models(tables)
     created = []
     pending = {}
-    wanted = models_for(alias)
+    if wanted is None:
+        wanted = models_for(alias)
     for model in wanted:
         if connection.introspection.table_name_converter(model._meta.db_table) in tables:
             continue
-        sql, references = connection.creation.sql_create_model(model, style, seen)
+        sql, references = connection.creation.sql_create_model(
+            model, style, constraints and seen or set())
         seen.add(model)
         created.append(model)
-        for refto, refs in references.items():
-            pending.setdefault(refto, []).extend(refs)
-            if refto in seen:
-                sql.extend(connection.creation.sql_for_pending_references(refto, style, pending))
-        sql.extend(connection.creation.sql_for_pending_references(model, style, pending))
+        if constraints:
+            for refto, refs in references.items():
+                pending.setdefault(refto, []).extend(refs)
+                if refto in seen:
+                    sql.extend(connection.creation.sql_for_pending_references(refto, style, pending))
+            sql.extend(connection.creation.sql_for_pending_references(model, style, pending))
         if verbosity >= 1 and out is not None:
             out.write('%s: creating table %s\n' % (alias, model._meta.db_table))
         for statement in sql:

@@ -24,18 +24,20 @@ ALIASES = ('default', 'blogdb', 'shard0', 'shard1', 'shard2', 'shard3', 'replica
            'shard1_replica', 'eventdb')
 SHARDS = ('shard0', 'shard1', 'shard2', 'shard3')
 
-MULTIDB_SHARDS = {'users': list(SHARDS)}
+MULTIDB_SHARDS = {'users': {'SHARDS': list(SHARDS), 'KEY': 'mod'}}
 MULTIDB_MODELS = {
     'testapp.Entry': 'blogdb',
     'testapp.Tag': 'blogdb',
     'testapp.Profile': 'shards:users',
     'testapp.Note': 'shards:users',
+    'testapp.Account': 'shards:users',
+    'testapp.Post': 'blogdb',
     'testapp.Event': 'eventdb',
 }
 MULTIDB_REPLICAS = {'default': ['replica1'], 'shard1': ['shard1_replica']}
 
 TABLES = ('testapp_author', 'testapp_tag', 'testapp_entry', 'testapp_entry_tags',
-          'testapp_profile', 'testapp_note', 'testapp_event')
+          'testapp_profile', 'testapp_note', 'testapp_event', 'testapp_account', 'testapp_post')
 
 _tmpdir = None
 _servers = []
@@ -111,11 +113,19 @@ def server_for(alias):
 
 
 def create_tables():
-    from django.core.management import call_command
-    from djpatch_multidb import using
+    """Each alias gets its own models' tables, as syncdb --all-databases makes
+    them (replicas: their primary's); then, so that tests can put any model
+    anywhere on purpose, every other table too, without foreign-key constraints."""
+    from django.db.models import get_models
+    from djpatch_multidb import syncdb
     for alias in ALIASES:
-        with using(alias):
-            call_command('syncdb', interactive=False, verbosity=0)
+        if not syncdb.is_replica(alias):
+            syncdb.create_tables(alias, verbosity=0)
+    for primary, replicas in MULTIDB_REPLICAS.items():
+        for replica in replicas:
+            syncdb.create_tables(replica, verbosity=0, models=syncdb.models_for(primary))
+    for alias in ALIASES:
+        syncdb.create_tables(alias, verbosity=0, models=get_models(), constraints=False)
 
 
 def stop():

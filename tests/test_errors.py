@@ -10,7 +10,7 @@ from base import DatabaseTest
 from djpatch_multidb import (ConnectionDoesNotExist, ShardNotSelected, connections, readonly,
                              using, using_shard)
 from djpatch_multidb.config import Config
-from testapp.models import Author, Entry, Profile
+from testapp.models import Author, Entry, Note, Profile
 
 
 def error_text(func, *args, **kwargs):
@@ -60,12 +60,13 @@ class ShardNumbers(DatabaseTest):
         self.assertTrue('testapp.Entry' in text and "'blogdb'" in text, text)
 
     def test_a_sharded_model_used_with_no_shard_selected_writes_nothing(self):
-        kind, text = error_text(Profile.objects.create, user_id=1, nick='lost')
+        kind, text = error_text(Note.objects.create, profile_id=1, text='lost')
         self.assertEqual(kind, ShardNotSelected)
-        self.assertTrue('testapp.Profile' in text and "'users'" in text, text)
-        self.assertRaises(ShardNotSelected, Profile(user_id=1, nick='lost').save)
+        self.assertTrue('testapp.Note' in text and "'users'" in text, text)
+        self.assertRaises(ShardNotSelected, Profile(user_id=None, nick='lost').save)
         self.assertRaises(ShardNotSelected, Profile.objects.count)
         self.assertEqual(harness.where_is('testapp_profile', 'nick', 'lost'), [])
+        self.assertEqual(harness.where_is('testapp_note', 'text', 'lost'), [])
 
 
 class Passwords(DatabaseTest):

@@ -6,7 +6,7 @@ from django.core.management import call_command
 import harness
 from base import DatabaseTest
 from djpatch_multidb import status, syncdb
-from testapp.models import Author, Entry, Event, Note, Profile, Tag
+from testapp.models import Account, Author, Entry, Event, Note, Post, Profile, Tag
 
 
 class Status(DatabaseTest):
@@ -44,8 +44,8 @@ class Status(DatabaseTest):
 class TablesPerDatabase(DatabaseTest):
 
     def test_each_alias_gets_the_tables_of_the_models_that_live_there(self):
-        self.assertEqual(set(syncdb.models_for('blogdb')), set([Entry, Tag]))
-        self.assertEqual(set(syncdb.models_for('shard3')), set([Profile, Note]))
+        self.assertEqual(set(syncdb.models_for('blogdb')), set([Entry, Tag, Post]))
+        self.assertEqual(set(syncdb.models_for('shard3')), set([Profile, Note, Account]))
         self.assertEqual(syncdb.models_for('eventdb'), [Event])
         self.assertEqual(syncdb.models_for('default'), [Author])
         self.assertTrue(syncdb.is_replica('shard1_replica'))

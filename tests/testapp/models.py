@@ -1,8 +1,10 @@
 """Models the tests place across databases.
 
-Author: 'default'.  Event: 'eventdb'.  Entry and Tag: 'blogdb' (Entry has a
-many-to-many to Tag).  Profile and Note: the 'users' shard group (Note has a
-foreign key to Profile, so deleting a Profile cascades on its shard).
+Author: 'default'.  Event: 'eventdb'.  Entry, Tag and Post: 'blogdb' (Entry has
+a many-to-many to Tag).  Profile, Note and Account: the 'users' shard group,
+whose key function is 'mod' (Note has a foreign key to Profile, so deleting a
+Profile cascades on its shard; Account points at an Author on 'default' and
+Posts on 'blogdb' point at Accounts: foreign keys across databases).
 """
 from django.db import models
 
@@ -25,6 +27,7 @@ class Entry(models.Model):
 
 
 class Profile(models.Model):
+    shard_key = 'user_id'   # the users group's KEY ('mod') places a profile by user_id
     user_id = models.IntegerField()
     nick = models.CharField(max_length=50)
     objects = djpatch_multidb.MultiDBManager()
@@ -40,3 +43,17 @@ class Event(models.Model):
     """Lives on 'eventdb', an SQLite file even when the rest is MariaDB."""
     name = models.CharField(max_length=50)
     happened = models.DateTimeField()
+
+
+class Account(models.Model):
+    """Sharded by its id, which a ticket table hands out; points into 'default'."""
+    id = djpatch_multidb.ShardedIdField()
+    name = models.CharField(max_length=50)
+    author = models.ForeignKey(Author, null=True)
+    objects = djpatch_multidb.MultiDBManager()
+
+
+class Post(models.Model):
+    """Lives on 'blogdb' and points at an Account on a shard."""
+    account = models.ForeignKey(Account)
+    title = models.CharField(max_length=100)

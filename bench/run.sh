@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# djpatch_multidb benchmarks (issue 7).
+#
+#   bench/run.sh              full run, a few minutes; writes bench/RESULTS.txt
+#   bench/run.sh --smoke      every part for a few seconds; asserts nothing
+#                             about time, writes nothing (run_tests.sh runs it)
+#   bench/run.sh --only sqlite|mysql, --rounds N, --out FILE, --no-profile
+#
+# Sets up what it needs through tools/bootstrap.sh: the Python 2.7 virtualenv
+# with Django 1.1.4 (the library's), and a second one with Django 1.11 for the
+# native-router comparison.  MariaDB servers are started by the run itself
+# (fresh data directories, free ports on 127.0.0.1) and removed afterwards.
+set -eu
+cd "$(dirname "$0")/.."
+
+PYTHON=$(tools/bootstrap.sh | tail -n 1)
+if [ ! -x "$PYTHON" ]; then
+    echo "bench/run.sh: tools/bootstrap.sh did not give a Python" >&2
+    exit 1
+fi
+# The Django 1.11 virtualenv (nose and mysqlclient stay in the list: bootstrap
+# checks that they import).
+PYTHON_111=$(env -u PYTHONPATH DJPATCH_MULTIDB_REQUIREMENTS="Django==1.11.29 nose==1.3.7 mysqlclient==1.4.6" \
+    tools/bootstrap.sh | tail -n 1)
+if [ ! -x "$PYTHON_111" ]; then
+    echo "bench/run.sh: tools/bootstrap.sh did not give the Django 1.11 Python" >&2
+    exit 1
+fi
+export BENCH_PYTHON_DJANGO111="$PYTHON_111"
+exec "$PYTHON" bench/bench.py "$@"

@@ -1,0 +1,9 @@
+"""A custom shard key function for the tests: the key's length."""
+
+
+def by_length(key, count):
+    return len(key) % count
+
+
+def out_of_range(key, count):
+    return count + 1
