@@ -78,6 +78,9 @@ VARIANTS = [
      {'kind': 'installed', 'aliases': ['default'] + SHARDS, 'target': 'shard1',
       'shards': {'users': SHARDS}, 'models': {'benchapp.Item': 'shards:users'},
       'ctx': 'using_shard', 'shard_number': 1}),
+    ('installed_allopen', 'dj11', 'vanilla',
+     {'kind': 'installed', 'aliases': ['default'] + SHARDS, 'target': 'default',
+      'shards': {'users': SHARDS}, 'models': {}, 'touch_all': True}),
     ('dj111', 'dj111', None,
      {'kind': 'dj111', 'aliases': ['default'], 'target': 'default'}),
     ('dj111_router', 'dj111', 'dj111',
@@ -93,6 +96,7 @@ VARIANT_TITLES = {
     'vanilla': 'Django 1.1.4, vanilla, one database',
     'installed': 'Django 1.1.4 + install(), no context',
     'using_shard': 'Django 1.1.4 + install(), inside using_shard(1)',
+    'installed_allopen': 'install(), no context, 5 connections open',
     'dj111': 'Django 1.11, no router, one database',
     'dj111_router': 'Django 1.11, placement router',
     'dj111_router_shard': 'Django 1.11, router + thread-local shard',
@@ -237,7 +241,9 @@ class Backend(object):
         self.version = None
         if kind == 'mysql':
             from mariadb_server import MariaDBServer
-            self.server = MariaDBServer()
+            # The data directory beside the SQLite files (tmpfs when there
+            # is one): disk flushes are noise, not library overhead.
+            self.server = MariaDBServer(base_dir=tmpdir)
             self.server.start()
             pin_pid(self.server.proc.pid)
             self.server.create_user(DB_USER, DB_PASSWORD)
@@ -330,6 +336,10 @@ def run_orm(backend, pythons, p, results):
                 order = list(workers)
                 shuffle(order)
                 for w in order:
+                    if p['settle']:
+                        # Let the server finish what the last sample left
+                        # behind (purge, log writes) before the next one.
+                        time.sleep(p['settle'])
                     t = w.call('phase', op=op, n=p['n'], m=p['m'])
                     if r >= p['warmup']:
                         samples[w.name][op].append(t)
@@ -521,8 +531,10 @@ def report(results, p, pythons, elapsed):
     if m.get('mysqlclient'):
         versions.append('mysqlclient %s' % m['mysqlclient'])
     add('Versions: %s.' % ', '.join(versions))
-    add('Settings: %d rounds (MariaDB: %d) after %d warm-up.  A round takes, operation by '
-        'operation,' % (p['rounds'], p['rounds_mysql'], p['warmup']))
+    add('Settings: %d rounds after %d warm-up rounds (MariaDB: %d after %d).  A round takes,'
+        % (p['rounds'], p['warmup'], p['rounds_mysql'], p['warmup_mysql']))
+    add('  operation by operation,'
+        ' (MariaDB: after a %.0f ms pause for the server to settle)' % (p['settle_mysql'] * 1000))
     add('  one sample of each variant in a fresh random order; a sample is %d inserts, %d '
         'get(),' % (p['n'], p['n']))
     add('  %d filter+iterate of 100 rows, %d update() or %d delete(); times are per '
@@ -761,9 +773,9 @@ def report(results, p, pythons, elapsed):
 def parse_args(argv):
     p = {
         'smoke': False, 'only': None, 'out': None, 'profile': True, 'lib': None,
-        'json': None, 'pin': True,
+        'json': None, 'pin': True, 'settle': 0.0, 'settle_mysql': 0.03,
         'rounds': 31, 'warmup': 3, 'n': 60, 'm': 12, 'selector_n': 20000,
-        'rounds_mysql': 21,
+        'rounds_mysql': 21, 'warmup_mysql': 5,
         'profile_n': 300, 'profile_m': 40, 'profile_top': 12, 'profile_show': 6,
         'conn_threads': [1, 4, 8], 'conn_aliases': [1, 2, 4, 8], 'conn_threads_vanilla': [1, 8, 16],
         'fan_ks': [1, 2, 4, 8], 'fan_rows': 10, 'fan_sleep': 0.02, 'fan_rounds': 11,
@@ -784,6 +796,8 @@ def parse_args(argv):
             p['out'] = args.pop(0)
         elif a == '--json':
             p['json'] = args.pop(0)
+        elif a == '--settle':
+            p['settle_mysql'] = float(args.pop(0))
         elif a == '--no-pin':
             p['pin'] = False
         elif a == '--no-profile':
@@ -798,7 +812,8 @@ def parse_args(argv):
         else:
             raise SystemExit('bench.py: unknown argument %r (see --help)' % a)
     if p['smoke']:
-        p.update({'rounds': 2, 'rounds_mysql': 2, 'warmup': 0, 'n': 3, 'm': 2,
+        p.update({'rounds': 2, 'rounds_mysql': 2, 'warmup': 0, 'warmup_mysql': 0, 'n': 3, 'm': 2,
+                  'settle_mysql': 0.0,
                   'selector_n': 500, 'profile_n': 3, 'profile_m': 2,
                   'conn_threads': [2], 'conn_aliases': [1, 2], 'conn_threads_vanilla': [2],
                   'fan_ks': [1, 2], 'fan_rows': 2, 'fan_sleep': 0.001, 'fan_rounds': 1,
@@ -845,6 +860,8 @@ def main(argv):
             q = dict(p)
             if kind == 'mysql':
                 q['rounds'] = p['rounds_mysql']
+                q['settle'] = p['settle_mysql']
+                q['warmup'] = p['warmup_mysql']
             run_orm(backend, pythons, q, results)
             log('%s: connections' % kind)
             run_conns(backend, pythons, q, results)

@@ -216,6 +216,17 @@ class Worker(object):
         self.create_tables()
         if 'benchapp' in apps and cfg.get('seed', True):
             self.seed()
+        # Setting up opened connections to every alias; the operations start
+        # with none open, as a request does.
+        self.close_connections()
+        if cfg.get('touch_all'):
+            # ... except in the variant of a thread that has already used
+            # every alias (one SELECT 1 on each, committed).
+            for alias in sorted(cfg['databases']):
+                cursor, commit = self.raw_cursor(alias)
+                cursor.execute('SELECT 1')
+                cursor.fetchall()
+                commit()
         import django
         info = {'django': django.get_version(), 'python': sys.version.split()[0],
                 'pid': os.getpid()}
@@ -238,6 +249,19 @@ class Worker(object):
             for alias in sorted(self.cfg['databases']):
                 call_command('migrate', run_syncdb=True, interactive=False, verbosity=0,
                              database=alias)
+
+    def close_connections(self):
+        kind = self.cfg['kind']
+        if kind == 'vanilla':
+            from django.db import connection
+            connection.close()
+        elif kind == 'installed':
+            from djpatch_multidb import connections
+            connections.close_all()
+        else:
+            from django.db import connections
+            for wrapper in connections.all():
+                wrapper.close()
 
     def raw_cursor(self, alias):
         """A cursor on ``alias`` and a function that commits it."""
@@ -509,12 +533,7 @@ class Worker(object):
         kind = self.cfg['kind']
         names = self.cfg['conn_aliases']
         # The main thread created the tables: close what it opened.
-        if kind == 'vanilla':
-            from django.db import connection
-            connection.close()
-        else:
-            from djpatch_multidb import connections
-            connections.close_all()
+        self.close_connections()
         out = []
         for T in threads_list:
             for A in aliases_list:

@@ -70,3 +70,18 @@ def make_reset_queries(original):
         connections.reset_queries()
     reset_queries.djpatch_original = original
     return reset_queries
+
+
+def make_sqlite_close(original):
+    """Django 1.0's SQLite close() keeps ':memory:' databases open by looking at
+    the global DATABASE_NAME; an alias's wrapper looks at its own."""
+    def close(self):
+        alias_settings = self.__dict__.get('djpatch_settings')
+        if alias_settings is None:
+            return original(self)
+        if alias_settings.DATABASE_NAME != ':memory:':
+            from django.db.backends import BaseDatabaseWrapper
+            BaseDatabaseWrapper.close(self)
+    close.djpatch_original = original
+    close.__doc__ = original.__doc__
+    return close

@@ -230,7 +230,10 @@ class Config(object):
             return self._placements[model]
         except KeyError:
             pass
-        meta = model._meta
+        concrete = model
+        while getattr(concrete._meta, 'proxy_for_model', None) is not None:
+            concrete = concrete._meta.proxy_for_model  # proxy and deferred (only()) classes
+        meta = concrete._meta
         label = ('%s.%s' % (meta.app_label, meta.object_name)).lower()
         place = self.models.get(label)
         if place is None:

@@ -1,9 +1,9 @@
 """The connection registry: one DatabaseWrapper per alias per thread.
 
 ``connections[alias]`` builds the wrapper for this thread on first use, from
-the alias's DATABASES entry, with the backend that ENGINE names.  It also keeps,
-per thread, the aliases that opened a cursor since their last commit or
-rollback: those are what a commit or a rollback has to reach.
+the alias's DATABASES entry, with the backend that ENGINE names.  A commit or
+a rollback reaches every connection the thread has open; the aliases that
+opened a cursor since the last one come first.
 """
 import sys
 import threading
@@ -99,7 +99,7 @@ class ConnectionHandler(object):
 
     # -- transactions ------------------------------------------------------
     def mark_pending(self, alias):
-        """``alias`` opened a cursor: a commit or rollback has to reach it."""
+        """``alias`` opened a cursor since the last commit or rollback."""
         self._wrappers()
         pending = self._local.pending
         if alias not in pending:
@@ -109,39 +109,50 @@ class ConnectionHandler(object):
         self._wrappers()
         return list(self._local.pending)
 
-    def commit_pending(self):
-        """Commit every alias with work pending in this thread, in the order used.
+    def open_aliases(self):
+        """This thread's aliases with an open connection: those used first, then the rest."""
+        wrappers = self._wrappers()
+        opened = [alias for alias in self._local.pending
+                  if wrappers.get(alias) is not None and wrappers[alias].connection is not None]
+        for alias in sorted(wrappers):
+            if alias not in opened and wrappers[alias].connection is not None:
+                opened.append(alias)
+        return opened
 
-        If one commit fails, the aliases after it are rolled back and a
-        CommitError names what was committed, what failed and what was
-        rolled back.
+    def commit_pending(self):
+        """Commit every connection this thread has open, in the order used.
+
+        Django 1.0 commits "the" connection, whatever cursor wrote; with several
+        connections that is every open one.  If one commit fails, the ones
+        after it are rolled back and a CommitError names what was committed,
+        what failed and what was rolled back.
         """
-        self._wrappers()
-        pending = self._local.pending
+        remaining = self.open_aliases()
+        self._local.pending = []
         committed = []
-        while pending:
-            alias = pending[0]
+        while remaining:
+            alias = remaining.pop(0)
             try:
                 self[alias]._commit()
             except Exception:
                 error_type, error, tb = sys.exc_info()
-                pending.pop(0)
-                rolled_back = self.rollback_pending(swallow=True)
+                rolled_back = self._rollback(remaining, swallow=True)
                 if not committed:
                     reraise(error_type, error, tb)
                 reraise(CommitError, CommitError(alias, error, committed, rolled_back), tb)
-            pending.pop(0)
             committed.append(alias)
         return committed
 
     def rollback_pending(self, swallow=False):
-        """Roll back every alias with work pending in this thread."""
-        self._wrappers()
-        pending = self._local.pending
+        """Roll back every connection this thread has open."""
+        aliases = self.open_aliases()
+        self._local.pending = []
+        return self._rollback(aliases, swallow)
+
+    def _rollback(self, aliases, swallow):
         rolled_back = []
         first_error = None
-        while pending:
-            alias = pending.pop(0)
+        for alias in aliases:
             try:
                 self[alias]._rollback()
                 rolled_back.append(alias)

@@ -104,6 +104,48 @@ class CommitError(Exception):
                     [repr(a) for a in self.rolled_back]) or 'nothing else was pending'))
 
 
+class _AnyBackend(type):
+    """Metaclass of django.db.DatabaseError and IntegrityError while installed.
+
+    Without DATABASE_ENGINE, django.db holds the dummy backend's classes, which
+    no real driver raises.  These classes match the class of that name of
+    every configured backend (and the one django.db had), in except clauses,
+    isinstance() and issubclass().
+    """
+
+    def __subclasscheck__(cls, subclass):
+        if type.__subclasscheck__(cls, subclass):
+            return True
+        try:
+            return issubclass(subclass, backend_classes(cls.__name__, cls.djpatch_original))
+        except Exception:
+            return False
+
+    def __instancecheck__(cls, instance):
+        return cls.__subclasscheck__(type(instance))
+
+
+def backend_classes(name, original):
+    from djpatch_multidb import config
+    from djpatch_multidb.connections import connections
+    found = [original]
+    cfg = config.current()
+    for alias in cfg.aliases:
+        try:
+            found.append(getattr(connections.backend(cfg.databases[alias]), name))
+        except Exception:
+            continue
+    return tuple(found)
+
+
+def any_backend(name):
+    """A replacement for django.db's ``name`` that every configured backend's matches."""
+    def make(original):
+        return _AnyBackend(name, (original,), {'djpatch_original': original,
+                                               '__module__': 'django.db'})
+    return make
+
+
 def model_label(model):
     """'app_label.ModelName' for a model class or instance."""
     meta = getattr(model, '_meta', None)

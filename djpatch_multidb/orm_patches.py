@@ -143,8 +143,10 @@ def make_write(operation, cascades=False):
                 return original(self, *args, **kwargs)  # the new object's key decides
             models = cascades and relations.colocated(self.model) or family(self.model)
             view = bound_view(self, alias)
+            # get_or_create() takes a savepoint through django.db.connection.
+            run = operation == 'get_or_create' and selector.run_in or selector.run_for_models
             try:
-                return selector.run_in(alias, models, original, view, *args, **kwargs)
+                return run(alias, models, original, view, *args, **kwargs)
             finally:
                 if view is not self:
                     self._result_cache = None
@@ -251,7 +253,7 @@ def make_save_base(original):
     def save_base(self, *args, **kwargs):
         model = self.__class__
         alias = routing.db_for(model, True, instance=self, operation='save')
-        result = selector.run_in(alias, family(model), original, self, *args, **kwargs)
+        result = selector.run_for_models(alias, family(model), original, self, *args, **kwargs)
         set_instance_db(self, alias)
         return result
     return _keep_name(save_base, original)
@@ -264,7 +266,8 @@ def make_save(original):
         if using is None:
             return original(self, *args, **kwargs)
         config.current().check_alias(using)
-        return selector.run_in(using, family(self.__class__), original, self, *args, **kwargs)
+        return selector.run_for_models(using, family(self.__class__), original, self,
+                                       *args, **kwargs)
     return _keep_name(save, original)
 
 
@@ -275,8 +278,8 @@ def make_model_delete(original):
         if using is not None:
             config.current().check_alias(using)
         alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
-        return selector.run_in(alias, relations.colocated(self.__class__), original, self,
-                               *args, **kwargs)
+        return selector.run_for_models(alias, relations.colocated(self.__class__), original,
+                                       self, *args, **kwargs)
     return _keep_name(delete, original)
 
 
@@ -303,7 +306,8 @@ def make_delete_objects(original):
             for subset_model in subset.unordered_keys():
                 routing.db_for(subset_model, True, group_alias, operation='delete')
         for group_alias, subset in groups:
-            selector.run_in(group_alias, None, original, subset, *args, **kwargs)
+            selector.run_in(group_alias, frozenset(subset.unordered_keys()), original, subset,
+                            *args, **kwargs)
     return _keep_name(delete_objects, original)
 
 
@@ -355,6 +359,44 @@ def follow(descriptor, instance, related, original, *args):
     return result
 
 
+def make_on_instance_db(position):
+    """A method that queries for an instance (args[position]) runs on the
+    database the instance came from: next/previous by field or in order,
+    deferred fields, group permissions."""
+    def make(original):
+        def method(*args, **kwargs):
+            instance = args[position]
+            alias = instance is not None and instance_db(instance) or None
+            if alias is None:
+                return original(*args, **kwargs)
+            return selector.run_in(alias, relations.colocated(instance.__class__), original,
+                                   *args, **kwargs)
+        return _keep_name(method, original)
+    return make
+
+
+def make_generic_get(original):
+    """GenericForeignKey.__get__: load the object from the instance's database
+    when its model lives there, else from its own."""
+    def __get__(self, instance, instance_type=None):
+        alias = instance is not None and instance_db(instance) or None
+        if alias is None or self.cache_attr in instance.__dict__:
+            return original(self, instance, instance_type)
+        ct_id = getattr(instance, instance._meta.get_field(self.ct_field).get_attname(), None)
+        if ct_id is None:
+            return original(self, instance, instance_type)
+        from django.contrib.contenttypes.models import ContentType
+        target = ContentType.objects.get_for_id(ct_id).model_class()
+        if target is None or not routing.same_place(instance.__class__, target):
+            return original(self, instance, instance_type)
+        return selector.run_in(alias, frozenset([target]), original, self, instance, instance_type)
+    return _keep_name(__get__, original)
+
+
+def generic_target(descriptor):
+    return descriptor.field.rel.to
+
+
 def _shard_by_key(descriptor, instance, related):
     """For a foreign key into a sharded model whose group has a KEY: the shard
     of the key (the related primary key); None otherwise."""
@@ -393,15 +435,20 @@ def _across_shards(manager, group):
 
 
 def bind_manager(manager, alias, models):
-    """Make a related manager's queries and writes use ``alias``."""
-    def framed(method):
+    """Make a related manager's queries and writes use ``alias``; inside
+    readonly() its writes raise ReadOnlyError before anything is written."""
+    def framed(method, write):
         def call(*args, **kwargs):
+            if write:
+                routing.db_for(manager.model, True, alias, operation=write)
             return selector.run_in(alias, models, method, *args, **kwargs)
         return call
-    for name in ('get_query_set', 'add', 'remove', 'clear', 'create', 'get_or_create'):
+    for name, write in (('get_query_set', None), ('add', 'add to'), ('remove', 'remove from'),
+                        ('clear', 'clear'), ('create', 'create'),
+                        ('get_or_create', 'get_or_create')):
         method = getattr(manager, name, None)
         if method is not None:
-            setattr(manager, name, framed(method))
+            setattr(manager, name, framed(method, write))
 
 
 def fk_target(descriptor):

@@ -7,11 +7,14 @@ is not imported yet is applied when it is.
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
 from djpatch_multidb import proxy
+from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Patch, Receiver
 
 QUERY = 'django.db.models.query'
 RELATED = 'django.db.models.fields.related'
+V1_0 = ((1, 0),)
 V1_1 = ((1, 1),)
+GENERIC = 'django.contrib.contenttypes.generic'
 
 
 def _is(value):
@@ -20,6 +23,8 @@ def _is(value):
 
 CONNECTION = Patch('django.db', 'connection', _is(proxy.connection))
 DELETE_OBJECTS = Patch(QUERY, 'delete_objects', orm.make_delete_objects)
+DATABASE_ERROR = Patch('django.db', 'DatabaseError', any_backend('DatabaseError'))
+INTEGRITY_ERROR = Patch('django.db', 'IntegrityError', any_backend('IntegrityError'))
 CLOSE_CONNECTION = Receiver('django.db', 'close_connection', backend.make_close_connection,
                             signal='django.core.signals.request_finished')
 
@@ -27,7 +32,12 @@ REGISTRY = [
     # The module-level connection and every module that copied it.
     CONNECTION,
     AliasSites(CONNECTION, 'connection', exclude=('django.db.transaction',)),
-    # Commits and rollbacks reach every connection the thread has written to.
+    # except DatabaseError / IntegrityError catch every configured backend's errors.
+    DATABASE_ERROR,
+    AliasSites(DATABASE_ERROR, 'DatabaseError'),
+    INTEGRITY_ERROR,
+    AliasSites(INTEGRITY_ERROR, 'IntegrityError'),
+    # Commits and rollbacks reach every connection the thread has open.
     Patch('django.db.transaction', 'connection', _is(proxy.transaction_connection),
           source=CONNECTION),
     # Requests close and reset every connection, not only the default one.
@@ -41,6 +51,8 @@ REGISTRY = [
     Patch('django.db.backends.postgresql_psycopg2.base', '_cursor', backend.make_cursor,
           owner='DatabaseWrapper'),
     Patch('django.db.backends.postgresql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
+    Patch('django.db.backends.sqlite3.base', 'close', backend.make_sqlite_close,
+          owner='DatabaseWrapper', versions=V1_0),
     # SQL runs with its query's alias selected; inserts on theirs.
     Patch('django.db.models.sql.query', 'execute_sql', orm.make_execute_sql, owner='BaseQuery'),
     Patch('django.db.models.sql.subqueries', 'execute_sql', orm.make_insert_execute_sql,
@@ -73,6 +85,14 @@ REGISTRY = [
     Patch('django.db.models.base', 'save_base', orm.make_save_base, owner='Model'),
     Patch('django.db.models.base', 'save', orm.make_save, owner='Model'),
     Patch('django.db.models.base', 'delete', orm.make_model_delete, owner='Model'),
+    Patch('django.db.models.base', '_get_next_or_previous_by_FIELD', orm.make_on_instance_db(0),
+          owner='Model'),
+    Patch('django.db.models.base', '_get_next_or_previous_in_order', orm.make_on_instance_db(0),
+          owner='Model'),
+    Patch('django.db.models.query_utils', '__get__', orm.make_on_instance_db(1),
+          owner='DeferredAttribute', versions=V1_1),
+    Patch('django.contrib.auth.backends', 'get_group_permissions', orm.make_on_instance_db(1),
+          owner='ModelBackend'),
     # Relations are followed in the database of the instance they start from.
     Patch(RELATED, '__get__', orm.make_descriptor_get(orm.fk_target),
           owner='ReverseSingleRelatedObjectDescriptor'),
@@ -86,4 +106,7 @@ REGISTRY = [
           owner='ManyRelatedObjectsDescriptor'),
     Patch(RELATED, '__get__', orm.make_descriptor_get(orm.fk_target),
           owner='ReverseManyRelatedObjectsDescriptor'),
+    Patch(GENERIC, '__get__', orm.make_generic_get, owner='GenericForeignKey'),
+    Patch(GENERIC, '__get__', orm.make_descriptor_get(orm.generic_target),
+          owner='ReverseGenericRelatedObjectsDescriptor'),
 ]

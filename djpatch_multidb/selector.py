@@ -56,13 +56,25 @@ def push(entry):
 
 
 def pop(entry):
+    """Remove ``entry``: normally the innermost one; a block left out of order
+    (two generators, each inside its own block, consumed in turn) removes its
+    own entry from wherever it is."""
     entries = stack()
-    if not entries or entries[-1] is not entry:
-        raise RuntimeError('djpatch_multidb context stack corrupted: expected to pop %r, '
-                           'found %r' % (entry, entries and entries[-1] or None))
-    entries.pop()
-    _state.raw.pop()
-    _state.readonly.pop()
+    if entries and entries[-1] is entry:
+        entries.pop()
+        _state.raw.pop()
+        _state.readonly.pop()
+        return
+    for index in range(len(entries) - 1, -1, -1):
+        if entries[index] is entry:
+            del entries[index]
+            remaining, entered = list(entries), _state.entered
+            _init()
+            _state.entered = entered
+            for other in remaining:
+                push(other)
+            return
+    raise RuntimeError('djpatch_multidb: %r is not an open context of this thread' % (entry,))
 
 
 def raw_alias():
@@ -108,11 +120,17 @@ class Context(object):
 
     def __enter__(self):
         entry = push(self.entry())
-        _state.entered.append(entry)
+        _state.entered.append((self, entry))
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        entry = _state.entered.pop()
+        entered = _state.entered
+        for index in range(len(entered) - 1, -1, -1):
+            if entered[index][0] is self:
+                entry = entered.pop(index)[1]
+                break
+        else:
+            raise RuntimeError('djpatch_multidb: %r was left without being entered' % (self,))
         pop(entry)
         return False
 
@@ -218,12 +236,18 @@ class readonly(Context):
 
 
 class Frame(Context):
-    """The library's own entry: ``alias`` for ``models`` (all models if None)."""
-    decides_raw = True
+    """The library's own entry: ``alias`` for ``models`` (all models if None).
 
-    def __init__(self, alias, models=None):
+    ``raw``: whether django.db.connection means ``alias`` inside it too.  Frames
+    around Django's SQL (query execution, many-to-many writes) say yes; frames
+    around a whole save or delete say no, so that raw SQL in a signal handler
+    goes where it would go without the save.
+    """
+
+    def __init__(self, alias, models=None, raw=True):
         self.alias = alias
         self.models = models
+        self.decides_raw = raw
 
     def alias_for(self, model):
         if self.models is None or model in self.models:
@@ -238,8 +262,17 @@ class Frame(Context):
 
 
 def run_in(alias, models, func, *args, **kwargs):
-    """Call ``func`` with a Frame for ``alias`` pushed."""
+    """Call ``func`` with a Frame for ``alias`` pushed (raw SQL included)."""
     entry = push(Frame(alias, models))
+    try:
+        return func(*args, **kwargs)
+    finally:
+        pop(entry)
+
+
+def run_for_models(alias, models, func, *args, **kwargs):
+    """Call ``func`` with a Frame for ``alias`` and ``models`` only (not raw SQL)."""
+    entry = push(Frame(alias, models, raw=False))
     try:
         return func(*args, **kwargs)
     finally:

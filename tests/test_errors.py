@@ -10,7 +10,7 @@ from base import DatabaseTest
 from djpatch_multidb import (ConnectionDoesNotExist, ShardNotSelected, connections, readonly,
                              using, using_shard)
 from djpatch_multidb.config import Config
-from testapp.models import Author, Entry, Note, Profile
+from testapp.models import Author, Entry, Note, Profile, Tag
 
 
 def error_text(func, *args, **kwargs):
@@ -177,3 +177,20 @@ class SeveralShardGroups(DatabaseTest):
             cursor = connection.cursor()
             cursor.execute('SELECT name FROM testapp_author')
             self.assertEqual([tuple(r) for r in cursor.fetchall()], [('archived',)])
+
+
+class DriverErrors(DatabaseTest):
+
+    def test_django_db_integrity_error_catches_every_backends_error(self):
+        from django.db import DatabaseError, IntegrityError, transaction
+        Tag.objects.create(label='unique')
+        try:
+            Tag.objects.create(label='unique')
+        except IntegrityError, error:
+            self.assertTrue(isinstance(error, DatabaseError))
+        else:
+            self.fail('a duplicate was accepted')
+        transaction.rollback_unless_managed()
+        with using('eventdb'):
+            self.assertRaises(DatabaseError, lambda: connection.cursor().execute('SELECT nonsense FROM nowhere'))
+        self.assertEqual(harness.column('blogdb', 'testapp_tag', 'label'), ['unique'])

@@ -115,3 +115,18 @@ class ManagedTransactions(DatabaseTest):
 
 class harness_error(Exception):
     pass
+
+
+class RawCursors(DatabaseTest):
+
+    def test_a_reused_cursor_has_every_write_committed(self):
+        from django.core import signals
+        from django.db import connection
+        with using_shard(1):
+            cursor = connection.cursor()
+            cursor.execute("INSERT INTO testapp_author (name) VALUES ('first')")
+            transaction.commit_unless_managed()
+            cursor.execute("INSERT INTO testapp_author (name) VALUES ('second')")
+            transaction.commit_unless_managed()
+        signals.request_finished.send(sender=None)
+        self.assertEqual(harness.column('shard1', 'testapp_author', 'name'), ['first', 'second'])

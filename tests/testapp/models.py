@@ -16,7 +16,7 @@ class Author(models.Model):
 
 
 class Tag(models.Model):
-    label = models.CharField(max_length=50)
+    label = models.CharField(max_length=50, unique=True)
 
 
 class Entry(models.Model):
