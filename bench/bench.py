@@ -345,6 +345,8 @@ def run_orm(backend, pythons, p, results):
                         samples[w.name][op].append(t)
             if p['selector_n'] and backend.kind == 'sqlite':
                 for w in workers:
+                    if w.name == 'installed_allopen':
+                        continue
                     sel = w.call('selector', n=p['selector_n'])
                     if r >= p['warmup']:
                         for key, value in sel.items():
@@ -494,6 +496,13 @@ def library_line(m):
     return line + '.'
 
 
+def loadavg():
+    try:
+        return open('/proc/loadavg').read().split()[0]
+    except (IOError, IndexError):
+        return '?'
+
+
 def fmt_us(seconds):
     return '%.1f' % (seconds * 1e6)
 
@@ -512,6 +521,10 @@ def report(results, p, pythons, elapsed):
     add('Run: %s, %.0f s.' % (
         time.strftime('%Y-%m-%d %H:%M', time.localtime(results['started'])), elapsed))
     add(library_line(m))
+    if results.get('load'):
+        add('Load average (1 min) at the start and the end of the run: %s and %s (the machine'
+            % tuple(results['load']))
+        add('  is shared; other work running meanwhile shows up as noise).')
     add('Machine: %s, %s CPUs, %s RAM, Linux %s, Debian %s.' % (
         m.get('cpu', '?'), m.get('cpus', '?'), m.get('memory', '?'), m.get('kernel', '?'),
         m.get('debian', '?')))
@@ -631,13 +644,19 @@ def report(results, p, pythons, elapsed):
         labels = {
             'resolve': 'connections[db_for(Item)] / connections[router.db_for_read(Item)]',
             'resolve_with_block': 'the same inside a fresh shard block each call',
+            'shard_block': 'the shard block alone (with using_shard(1): pass)',
             'connection_attr': 'django.db.connection.ops (an attribute of the connection)',
+            'query_connection_attr': 'a routed query\'s query.connection.ops (QueryConnection)',
+            'run_in': 'selector.run_in(alias, None, f): a Frame pushed and popped',
+            'remember_per_row': 'per row read: _remembering() (the instance\'s _state.db)',
         }
+        keys = ('resolve', 'resolve_with_block', 'shard_block', 'connection_attr',
+                'query_connection_attr', 'run_in', 'remember_per_row')
         for name, py, baseline, settings in VARIANTS:
             if not sel.get(name):
                 continue
             add('  %s:' % VARIANT_TITLES[name])
-            for key in ('resolve', 'resolve_with_block', 'connection_attr'):
+            for key in keys:
                 if key in sel[name]:
                     add('    %-72s %6.2f' % (labels[key], median(sel[name][key])))
         add('')
@@ -843,7 +862,7 @@ def main(argv):
     if pythons['dj111'] is None:
         log('BENCH_PYTHON_DJANGO111 is not set: the Django 1.11 variants are left out')
     results = {'orm': {}, 'conns': {}, 'started': started, 'machine': machine_info(pythons),
-               'pinned_cpu': results_pin}
+               'pinned_cpu': results_pin, 'load_start': loadavg()}
     shm = '/dev/shm'
     base = os.path.isdir(shm) and os.access(shm, os.W_OK) and shm or None
     tmpdir = tempfile.mkdtemp(prefix='djpatch-bench-', dir=base)
@@ -873,6 +892,7 @@ def main(argv):
         for backend in backends:
             backend.destroy()
         shutil.rmtree(tmpdir, ignore_errors=True)
+    results['load'] = [results.get('load_start'), loadavg()]
     text, targets = report(results, p, pythons, time.time() - started)
     sys.stdout.write(text)
     if p['json']:

@@ -431,6 +431,49 @@ class Worker(object):
                     with using_shard(number):
                         connections[db_for(Item, False)]
                 out['resolve_with_block'] = per_call(now() - t0)
+                t0 = now()
+                for _ in r:
+                    with using_shard(number):
+                        pass
+                out['shard_block'] = per_call(now() - t0)
+            else:
+                # Pieces of the library's per-query path, for the profile notes.
+                from djpatch_multidb import selector as sel_module
+                from djpatch_multidb.proxy import QueryConnection
+                run_in = sel_module.run_in
+                noop = _noop
+                t0 = now()
+                for _ in r:
+                    noop()
+                call = now() - t0
+                t0 = now()
+                for _ in r:
+                    run_in('default', None, noop)
+                out['run_in'] = per_call(now() - t0 - call + empty)
+                qc = QueryConnection('default')
+                t0 = now()
+                for _ in r:
+                    qc.ops
+                out['query_connection_attr'] = per_call(now() - t0)
+                try:
+                    from djpatch_multidb.orm_patches import _remembering
+                except ImportError:
+                    _remembering = None
+                if _remembering is not None:
+                    rows = [_Plain() for _ in range(100)]
+                    rounds = range(max(n // 100, 1))
+                    t0 = now()
+                    for _ in rounds:
+                        for o in rows:
+                            o.__dict__.pop('_state', None)
+                        list(iter(rows))
+                    base = now() - t0
+                    t0 = now()
+                    for _ in rounds:
+                        for o in rows:
+                            o.__dict__.pop('_state', None)
+                        list(_remembering(iter(rows), 'default', False))
+                    out['remember_per_row'] = max(now() - t0 - base, 0.0) / len(rounds) / 100 * 1e6
         else:
             from django.db import connections, router, connection
             block = self.ctx and self.ctx() or None
@@ -718,6 +761,14 @@ class Worker(object):
         shards_seen = sorted(set([r.shard for r in rows]))
         if shards_seen != list(range(k)):
             raise AssertionError('all_shards() over %d shards saw shards %r' % (k, shards_seen))
+
+
+def _noop():
+    pass
+
+
+class _Plain(object):
+    pass
 
 
 class _NullContext(object):

@@ -19,6 +19,8 @@ class ConnectionHandler(object):
     def __init__(self):
         self._local = threading.local()
         self._backends = {}
+        # alias -> alias whose connection it shares (TEST_MIRROR, while testing)
+        self.mirrors = {}
 
     def _wrappers(self):
         local = self._local
@@ -58,6 +60,10 @@ class ConnectionHandler(object):
         return sorted(self._wrappers().items())
 
     def _create(self, alias):
+        if alias in self.mirrors:
+            wrapper = self[self.mirrors[alias]]
+            self._wrappers()[alias] = wrapper
+            return wrapper
         wrapper = self.dedicated(alias)
         wrapper.djpatch_in_registry = True
         self._wrappers()[alias] = wrapper
@@ -112,11 +118,12 @@ class ConnectionHandler(object):
     def open_aliases(self):
         """This thread's aliases with an open connection: those used first, then the rest."""
         wrappers = self._wrappers()
-        opened = [alias for alias in self._local.pending
-                  if wrappers.get(alias) is not None and wrappers[alias].connection is not None]
-        for alias in sorted(wrappers):
-            if alias not in opened and wrappers[alias].connection is not None:
+        opened, seen = [], []
+        for alias in list(self._local.pending) + sorted(wrappers):
+            wrapper = wrappers.get(alias)
+            if wrapper is not None and wrapper.connection is not None and wrapper not in seen:
                 opened.append(alias)
+                seen.append(wrapper)
         return opened
 
     def commit_pending(self):

@@ -6,7 +6,7 @@ is not imported yet is applied when it is.
 """
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
-from djpatch_multidb import proxy
+from djpatch_multidb import proxy, testdb
 from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Patch, Receiver
 
@@ -53,6 +53,11 @@ REGISTRY = [
     Patch('django.db.backends.postgresql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
     Patch('django.db.backends.sqlite3.base', 'close', backend.make_sqlite_close,
           owner='DatabaseWrapper', versions=V1_0),
+    # The test runner creates and destroys a test database for every alias.
+    Patch('django.db.backends.creation', 'create_test_db', testdb.make_create_test_db,
+          owner='BaseDatabaseCreation'),
+    Patch('django.db.backends.creation', 'destroy_test_db', testdb.make_destroy_test_db,
+          owner='BaseDatabaseCreation'),
     # SQL runs with its query's alias selected; inserts on theirs.
     Patch('django.db.models.sql.query', 'execute_sql', orm.make_execute_sql, owner='BaseQuery'),
     Patch('django.db.models.sql.subqueries', 'execute_sql', orm.make_insert_execute_sql,

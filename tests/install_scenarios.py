@@ -185,6 +185,74 @@ def scenario_manage_py_imports_settings_before_django(workdir):
     print('OK')
 
 
+def scenario_test_runner_creates_a_test_database_for_every_alias(workdir):
+    """manage.py test: every alias on its own test database; TEST_MIRROR shares one."""
+    import sqlite3
+    import subprocess
+    project = os.path.join(workdir, 'notesite')
+    app = os.path.join(project, 'notes')
+    os.makedirs(app)
+    for path in (os.path.join(project, '__init__.py'), os.path.join(app, '__init__.py')):
+        open(path, 'w').close()
+    real = dict([(alias, os.path.join(workdir, alias + '.db')) for alias in ('default', 'other')])
+    open(os.path.join(project, 'settings.py'), 'w').write(
+        'import djpatch_multidb\n'
+        'djpatch_multidb.install()\n'
+        'DATABASES = {\n'
+        "    'default': {'ENGINE': 'sqlite3', 'NAME': %r, 'TEST_NAME': %r},\n"
+        "    'other': {'ENGINE': 'sqlite3', 'NAME': %r, 'TEST_NAME': %r},\n"
+        "    'mirror': {'ENGINE': 'sqlite3', 'NAME': %r, 'TEST_MIRROR': 'default'},\n"
+        '}\n'
+        "MULTIDB_MODELS = {'notes.Memo': 'other'}\n"
+        "MULTIDB_REPLICAS = {'default': ['mirror']}\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes', 'notes']\n"
+        % (real['default'], os.path.join(workdir, 'test_default.db'), real['other'],
+           os.path.join(workdir, 'test_other.db'), real['default']))
+    open(os.path.join(app, 'models.py'), 'w').write(
+        'from django.db import models\n'
+        'class Note(models.Model):\n'
+        '    text = models.CharField(max_length=20)\n'
+        'class Memo(models.Model):\n'
+        '    text = models.CharField(max_length=20)\n')
+    open(os.path.join(app, 'tests.py'), 'w').write(
+        'from django.test import TestCase\n'
+        'from djpatch_multidb import readonly\n'
+        'from notes.models import Memo, Note\n'
+        'class OnTestDatabases(TestCase):\n'
+        '    def test_writes_go_to_the_test_databases(self):\n'
+        "        Note.objects.create(text='in test')\n"
+        "        Memo.objects.create(text='in test')\n"
+        '        self.assertEqual(Note.objects.count(), 1)\n'
+        '        self.assertEqual(Memo.objects.count(), 1)\n'
+        '        with readonly():\n'
+        '            self.assertEqual(Note.objects.count(), 1)\n')
+    open(os.path.join(project, 'manage.py'), 'w').write(
+        'import sys\n'
+        'sys.path.insert(0, %r)\n'
+        'from django.core.management import execute_manager\n'
+        'import settings\n'
+        'execute_manager(settings)\n' % os.path.dirname(HERE))
+    for alias, path in real.items():
+        table = alias == 'default' and 'notes_note' or 'notes_memo'
+        conn = sqlite3.connect(path)
+        conn.execute('CREATE TABLE %s (id integer PRIMARY KEY, text varchar(20))' % table)
+        conn.execute("INSERT INTO %s (text) VALUES ('PRODUCTION')" % table)
+        conn.commit()
+        conn.close()
+    run = subprocess.Popen([sys.executable, 'manage.py', 'test', 'notes', '--noinput'],
+                           cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = run.communicate()[0]
+    assert run.returncode == 0, output
+    assert 'Ran 1 test' in output and 'OK' in output, output
+    for alias, path in real.items():
+        table = alias == 'default' and 'notes_note' or 'notes_memo'
+        rows = sqlite3.connect(path).execute('SELECT text FROM %s' % table).fetchall()
+        assert rows == [(u'PRODUCTION',)], (alias, rows)
+    left = [n for n in os.listdir(workdir) if n.startswith('test_')]
+    assert left == [], 'test databases left behind: %r' % left
+    print('OK')
+
+
 def scenario_install_reads_no_setting(workdir):
     """install() with no settings at all: no error, nothing read, nothing opened."""
     import djpatch_multidb

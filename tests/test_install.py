@@ -52,3 +52,6 @@ class InstallAndUninstall(unittest.TestCase):
 
     def test_uninstall_without_install_is_an_error(self):
         self.assertScenario('uninstall_without_install')
+
+    def test_the_test_runner_creates_and_destroys_a_test_database_for_every_alias(self):
+        self.assertScenario('test_runner_creates_a_test_database_for_every_alias')
