@@ -16,7 +16,8 @@ median of its baseline in the same run.
 
   1. ORM operations on SQLite files and on MariaDB (throw-away servers):
      vanilla Django 1.1.4 with one database; install() with no context;
-     each operation inside using_shard(1).
+     each operation inside using_shard(1); and install() with no context in
+     a thread that has a connection open to each of the 5 aliases.
   2. The selector alone: microseconds to resolve the connection of a query.
   3. The same operations on Django 1.11 without a router, with a placement
      router, and with that router reading a thread-local shard number.
@@ -26,10 +27,16 @@ median of its baseline in the same run.
   5. Connections opened by T threads using A of N aliases, and memory per
      idle connection.
 
-Options: --smoke, --rounds N, --only sqlite|mysql, --out FILE, --json FILE (every
-sample), --no-profile, --no-pin (do not put the workers and the MariaDB server on
-one CPU with taskset),
---lib DIR (measure the djpatch_multidb package in DIR instead of this tree's).
+Options:
+  --smoke            tiny sizes, no timing claims, writes no file
+  --rounds N         rounds per backend (default 31)
+  --only sqlite|mysql
+  --out FILE         the report (default bench/RESULTS.txt after a full run)
+  --json FILE        every sample, as JSON
+  --no-profile       skip the cProfile section
+  --no-pin           do not put the workers and the MariaDB server on one CPU
+  --settle SECONDS   pause before each MariaDB sample (default 0.03)
+  --lib DIR          measure the djpatch_multidb package in DIR, not this tree's
 Python 2.6/2.7 (the Django 1.1.4 virtualenv's python).
 """
 import json
@@ -508,6 +515,8 @@ def fmt_us(seconds):
 
 
 def verdict(ok):
+    if ok == 'n/a':
+        return ok
     return ok and 'pass' or 'MISS'
 
 
@@ -544,20 +553,21 @@ def report(results, p, pythons, elapsed):
     if m.get('mysqlclient'):
         versions.append('mysqlclient %s' % m['mysqlclient'])
     add('Versions: %s.' % ', '.join(versions))
-    add('Settings: %d rounds after %d warm-up rounds (MariaDB: %d after %d).  A round takes,'
-        % (p['rounds'], p['warmup'], p['rounds_mysql'], p['warmup_mysql']))
-    add('  operation by operation,'
-        ' (MariaDB: after a %.0f ms pause for the server to settle)' % (p['settle_mysql'] * 1000))
-    add('  one sample of each variant in a fresh random order; a sample is %d inserts, %d '
-        'get(),' % (p['n'], p['n']))
-    add('  %d filter+iterate of 100 rows, %d update() or %d delete(); times are per '
-        'operation,' % (p['m'], p['n'], p['n']))
-    add('  the median over the rounds.  Table of 1,000 rows (+ the inserted ones).  '
-        'DEBUG = False.')
+    add('Settings: %d rounds after %d warm-up rounds on SQLite, %d after %d on MariaDB.  A '
+        'round goes' % (p['rounds'], p['warmup'], p['rounds_mysql'], p['warmup_mysql']))
+    add('  operation by operation; for each, every variant takes one sample, in a fresh '
+        'random order')
+    add('  (on MariaDB after a %.0f ms pause that lets the server settle).  A sample is %d '
+        'inserts,' % (p['settle_mysql'] * 1000, p['n']))
+    add('  %d get(), %d filter+iterate of 100 rows, %d update() or %d delete(); times are '
+        'per' % (p['n'], p['m'], p['n'], p['n']))
+    add('  operation, the median over the rounds.  Table of 1,000 rows (+ the inserted ones). '
+        ' DEBUG = False.')
     if results.get('sqlite_dir'):
         add('  SQLite files in %s.  MariaDB: a throw-away server on 127.0.0.1 started by '
             'the run' % results['sqlite_dir'])
-        add('  (tools/mariadb_server.py; innodb-flush-log-at-trx-commit=2), client over TCP.')
+        add('  (tools/mariadb_server.py, data directory in %s too), client over TCP.'
+            % results['sqlite_dir'])
     if results.get('pinned_cpu') is not None:
         add('  Workers and MariaDB server pinned to CPU %s (taskset); the driver is not.'
             % results['pinned_cpu'])
@@ -610,13 +620,13 @@ def report(results, p, pythons, elapsed):
         if 'installed' in ratios:
             limit = TARGET_INSTALLED[backend]
             worst = max([ratios['installed'][op] for op in OPS])
-            targets.append(('installed, no context / vanilla on %s (worst op; geomean %.3f)'
+            targets.append(('install(), no context / vanilla, %s: worst operation (geomean %.3f)'
                             % (title, ratios['installed']['geomean']), '%.3f' % worst,
                             '<= %.2f' % limit, worst <= limit))
         if 'using_shard' in ratios and backend in TARGET_SHARD:
             limit = TARGET_SHARD[backend]
             worst = max([ratios['using_shard'][op] for op in OPS])
-            targets.append(('inside using_shard(n) / vanilla on %s (worst op; geomean %.3f)'
+            targets.append(('inside using_shard(n) / vanilla, %s: worst operation (geomean %.3f)'
                             % (title, ratios['using_shard']['geomean']), '%.3f' % worst,
                             '<= %.2f' % limit, worst <= limit))
         for ours, theirs in (('installed', 'dj111_router'), ('using_shard', 'dj111_router_shard')):
@@ -628,9 +638,9 @@ def report(results, p, pythons, elapsed):
                                                                 ratios[theirs]['geomean'])))
                 worse = [op for op in OPS if ratios[ours][op] > ratios[theirs][op]]
                 ok = ratios[ours]['geomean'] <= ratios[theirs]['geomean']
-                targets.append(('%s overhead <= Django 1.11 %s overhead on %s (geomean%s)'
+                targets.append(('%s / vanilla <= %s / dj111, %s: geomean of the ratios%s'
                                 % (ours, theirs, title,
-                                   worse and '; worse on ' + ', '.join(worse) or ''),
+                                   worse and ' (worse on ' + ', '.join(worse) + ')' or ''),
                                 '%.3f' % ratios[ours]['geomean'],
                                 '<= %.3f' % ratios[theirs]['geomean'], ok))
         add('')
@@ -663,7 +673,7 @@ def report(results, p, pythons, elapsed):
         for name in ('installed', 'using_shard'):
             if sel.get(name, {}).get('resolve'):
                 value = median(sel[name]['resolve'])
-                targets.append(('selector resolution, %s (connections[db_for(model)])' % name,
+                targets.append(('selector: connections[db_for(model)], %s' % name,
                                 '%.2f us' % value, '< %.1f us' % TARGET_SELECTOR_US,
                                 value < TARGET_SELECTOR_US))
 
@@ -695,11 +705,11 @@ def report(results, p, pythons, elapsed):
                 'those shards.')
         if not fan['available']:
             add('  all_shards(): skipped: all_shards() not available (sequential baseline only)')
-            targets.append(('all_shards() over 8 shards / one shard', 'skipped',
+            targets.append(('all_shards() over 8 shards / one shard query', 'skipped',
                             '<= %.1f' % TARGET_FANOUT, None))
         elif 'all8' in s:
             value = median(s['all8']) / one
-            targets.append(('all_shards() over 8 shards / one shard', '%.2f' % value,
+            targets.append(('all_shards() over 8 shards / one shard query', '%.2f' % value,
                             '<= %.1f' % TARGET_FANOUT, value <= TARGET_FANOUT))
         add('')
 
@@ -748,7 +758,7 @@ def report(results, p, pythons, elapsed):
                     line += ', server Memory_used +%.1f KiB each' % (
                         case['server_mem_delta_bytes'] / 1024.0 / case['expected'])
                 add(line)
-            targets.append(('connections on %s: one per thread per alias used, none other'
+            targets.append(('connections, %s: one per thread per alias used, no other'
                             % (backend == 'sqlite' and 'SQLite' or 'MariaDB'),
                             all_ok and 'as expected' or 'unexpected', 'T x A', all_ok))
         add('')
@@ -781,9 +791,14 @@ def report(results, p, pythons, elapsed):
     # -- targets -------------------------------------------------------------------
     add('Targets (issue 7)')
     add('-' * 78)
+    add('  %-6s %11s %-11s %s' % ('result', 'measured', ' target', 'what'))
+    if p['smoke']:
+        add('  (--smoke: sizes far too small for any of these figures to mean anything)')
     for label, value, target, ok in targets:
-        add('  %-4s %-76s %12s  (target %s)' % (ok is None and 'skip' or verdict(ok), label,
-                                                value, target))
+        if p['smoke'] and ok is not None:
+            ok = 'n/a'
+        add('  %-6s %11s %-11s %s' % (ok is None and 'skip' or verdict(ok), value,
+                                      ' ' + target, label))
     add('')
     return '\n'.join(lines) + '\n', targets
 
@@ -794,7 +809,7 @@ def parse_args(argv):
         'smoke': False, 'only': None, 'out': None, 'profile': True, 'lib': None,
         'json': None, 'pin': True, 'settle': 0.0, 'settle_mysql': 0.03,
         'rounds': 31, 'warmup': 3, 'n': 60, 'm': 12, 'selector_n': 20000,
-        'rounds_mysql': 21, 'warmup_mysql': 5,
+        'rounds_mysql': 31, 'warmup_mysql': 5,
         'profile_n': 300, 'profile_m': 40, 'profile_top': 12, 'profile_show': 6,
         'conn_threads': [1, 4, 8], 'conn_aliases': [1, 2, 4, 8], 'conn_threads_vanilla': [1, 8, 16],
         'fan_ks': [1, 2, 4, 8], 'fan_rows': 10, 'fan_sleep': 0.02, 'fan_rounds': 11,

@@ -6,7 +6,7 @@ is not imported yet is applied when it is.
 """
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
-from djpatch_multidb import proxy, testdb
+from djpatch_multidb import commands, proxy, testdb
 from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Patch, Receiver
 
@@ -15,6 +15,7 @@ RELATED = 'django.db.models.fields.related'
 V1_0 = ((1, 0),)
 V1_1 = ((1, 1),)
 GENERIC = 'django.contrib.contenttypes.generic'
+COMMANDS = 'django.core.management.commands.'
 
 
 def _is(value):
@@ -58,6 +59,20 @@ REGISTRY = [
           owner='BaseDatabaseCreation'),
     Patch('django.db.backends.creation', 'destroy_test_db', testdb.make_destroy_test_db,
           owner='BaseDatabaseCreation'),
+    # --database for management commands; syncdb --all-databases.
+    Patch('django.core.management.base', 'execute', commands.make_execute, owner='BaseCommand'),
+    Patch(COMMANDS + 'syncdb', 'option_list',
+          commands.with_options(commands.DATABASE, commands.ALL_DATABASES), owner='Command'),
+    Patch(COMMANDS + 'sqlall', 'option_list', commands.with_options(commands.DATABASE),
+          owner='Command'),
+    Patch(COMMANDS + 'dbshell', 'option_list', commands.with_options(commands.DATABASE),
+          owner='Command'),
+    Patch(COMMANDS + 'flush', 'option_list', commands.with_options(commands.DATABASE),
+          owner='Command'),
+    Patch(COMMANDS + 'loaddata', 'option_list', commands.with_options(commands.DATABASE),
+          owner='Command'),
+    Patch(COMMANDS + 'dumpdata', 'option_list', commands.with_options(commands.DATABASE),
+          owner='Command'),
     # SQL runs with its query's alias selected; inserts on theirs.
     Patch('django.db.models.sql.query', 'execute_sql', orm.make_execute_sql, owner='BaseQuery'),
     Patch('django.db.models.sql.subqueries', 'execute_sql', orm.make_insert_execute_sql,

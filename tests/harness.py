@@ -113,14 +113,15 @@ def server_for(alias):
 
 
 def create_tables():
-    """Each alias gets its own models' tables, as syncdb --all-databases makes
-    them (replicas: their primary's); then, so that tests can put any model
+    """Each alias gets its own models' tables from syncdb --database=ALIAS, on
+    empty databases (replicas: their primary's); then, so that tests can put any model
     anywhere on purpose, every other table too, without foreign-key constraints."""
+    from django.core.management import call_command
     from django.db.models import get_models
     from djpatch_multidb import syncdb
     for alias in ALIASES:
         if not syncdb.is_replica(alias):
-            syncdb.create_tables(alias, verbosity=0)
+            call_command('syncdb', database=alias, verbosity=0, interactive=False)
     for primary, replicas in MULTIDB_REPLICAS.items():
         for replica in replicas:
             syncdb.create_tables(replica, verbosity=0, models=syncdb.models_for(primary))

@@ -253,6 +253,49 @@ def scenario_test_runner_creates_a_test_database_for_every_alias(workdir):
     print('OK')
 
 
+def scenario_syncdb_all_databases_creates_each_databases_own_tables(workdir):
+    """syncdb --all-databases: each database gets its own models' tables, no
+    constraint into another database; replicas get none."""
+    import sqlite3
+    import djpatch_multidb
+    djpatch_multidb.install()
+    from django.conf import settings
+    sys.path.insert(0, HERE)
+    names = ('default', 'blogdb', 'shard0', 'shard1', 'shard2', 'shard3', 'replica1')
+    settings.configure(
+        DATABASES=dict([(n, {'ENGINE': 'sqlite3', 'NAME': os.path.join(workdir, n + '.db')})
+                        for n in names]),
+        MULTIDB_SHARDS={'users': {'SHARDS': ['shard0', 'shard1', 'shard2', 'shard3'], 'KEY': 'mod'}},
+        MULTIDB_MODELS={'testapp.Entry': 'blogdb', 'testapp.Tag': 'blogdb', 'testapp.Post': 'blogdb',
+                        'testapp.Profile': 'shards:users', 'testapp.Note': 'shards:users',
+                        'testapp.Account': 'shards:users', 'testapp.Event': 'blogdb'},
+        MULTIDB_REPLICAS={'default': ['replica1']},
+        INSTALLED_APPS=['testapp'])
+    from django.core.management import call_command
+    call_command('syncdb', all_databases=True, verbosity=0, interactive=False)
+    found = {}
+    for name in names:
+        conn = sqlite3.connect(os.path.join(workdir, name + '.db'))
+        found[name] = dict(conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'testapp%'"
+        ).fetchall())
+    expected = {
+        'default': ['testapp_author'],
+        'blogdb': ['testapp_entry', 'testapp_entry_tags', 'testapp_event', 'testapp_post',
+                   'testapp_tag'],
+        'replica1': [],
+    }
+    for shard in ('shard0', 'shard1', 'shard2', 'shard3'):
+        expected[shard] = ['testapp_account', 'testapp_note', 'testapp_profile']
+    for name in names:
+        assert sorted(found[name]) == expected[name], (name, sorted(found[name]))
+        for table, sql in found[name].items():
+            for reference in sql.split('REFERENCES')[1:]:
+                target = reference.split('(')[0].strip().strip('"')
+                assert target in found[name], '%s.%s references %s' % (name, table, target)
+    print('OK')
+
+
 def scenario_install_reads_no_setting(workdir):
     """install() with no settings at all: no error, nothing read, nothing opened."""
     import djpatch_multidb

@@ -55,3 +55,6 @@ class InstallAndUninstall(unittest.TestCase):
 
     def test_the_test_runner_creates_and_destroys_a_test_database_for_every_alias(self):
         self.assertScenario('test_runner_creates_a_test_database_for_every_alias')
+
+    def test_syncdb_all_databases_creates_on_each_database_only_its_own_tables(self):
+        self.assertScenario('syncdb_all_databases_creates_each_databases_own_tables')

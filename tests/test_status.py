@@ -50,3 +50,50 @@ class TablesPerDatabase(DatabaseTest):
         self.assertEqual(syncdb.models_for('default'), [Author])
         self.assertTrue(syncdb.is_replica('shard1_replica'))
         self.assertFalse(syncdb.is_replica('shard1'))
+
+
+def run_command(name, *args, **options):
+    """call_command with stdout and stderr captured: (output, errors, exit code)."""
+    import sys
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = StringIO(), StringIO()
+    code = 0
+    try:
+        try:
+            call_command(name, *args, **options)
+        except SystemExit, exit:
+            code = exit.code
+        return sys.stdout.getvalue(), sys.stderr.getvalue(), code
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class CommandsTakeDatabase(DatabaseTest):
+
+    def test_dumpdata_and_loaddata_with_database_move_rows_between_shards(self):
+        import os
+        import tempfile
+        Profile.objects.shard(1).create(user_id=5, nick='dumped')
+        output, errors, code = run_command('dumpdata', 'testapp', database='shard1')
+        self.assertEqual((errors, code), ('', 0))
+        self.assertTrue('"dumped"' in output and '"testapp.profile"' in output, output)
+        self.assertFalse('testapp.author' in output, output)
+        fixture = tempfile.mktemp(suffix='.json')
+        open(fixture, 'w').write(output)
+        try:
+            run_command('loaddata', fixture, database='shard2', verbosity=0)
+        finally:
+            os.remove(fixture)
+        self.assertEqual(harness.where_is('testapp_profile', 'nick', 'dumped'), ['shard1', 'shard2'])
+
+    def test_flush_with_database_empties_only_that_database(self):
+        Profile.objects.shard(0).create(user_id=4, nick='flushed')
+        Profile.objects.shard(3).create(user_id=3, nick='kept')
+        run_command('flush', database='shard0', interactive=False, verbosity=0)
+        self.assertEqual(harness.rows('shard0', 'testapp_profile'), [])
+        self.assertRows('shard3', 'testapp_profile', [('kept',)], 'nick')
+
+    def test_an_unknown_database_option_is_refused_naming_it(self):
+        output, errors, code = run_command('dumpdata', database='nope')
+        self.assertEqual(code, 1)
+        self.assertTrue("'nope'" in errors and "'default'" in errors, errors)
