@@ -4,6 +4,7 @@ next to Django 1.11's native routing, and how queries across shards scale.
 Run through bench/run.sh, which sets up the two virtualenvs:
 
     bench/run.sh              full run (a few minutes), writes bench/RESULTS.txt
+                              and every sample to bench/RESULTS.json
     bench/run.sh --smoke      a few seconds of everything, asserts nothing
                               about time, writes nothing
 
@@ -37,6 +38,10 @@ Options:
   --no-pin           do not put the workers and the MariaDB server on one CPU
   --settle SECONDS   pause before each MariaDB sample (default 0.03)
   --lib DIR          measure the djpatch_multidb package in DIR, not this tree's
+  --report-from JSON [--out FILE]
+                     write the report again from saved samples (bench/RESULTS.json,
+                     which a full run writes beside bench/RESULTS.txt), e.g. after
+                     editing bench/NOTES.txt
 Python 2.6/2.7 (the Django 1.1.4 virtualenv's python).
 """
 import json
@@ -908,27 +913,67 @@ def main(argv):
             backend.destroy()
         shutil.rmtree(tmpdir, ignore_errors=True)
     results['load'] = [results.get('load_start'), loadavg()]
-    text, targets = report(results, p, pythons, time.time() - started)
-    sys.stdout.write(text)
-    if p['json']:
-        f = open(p['json'], 'w')
-        try:
-            json.dump(results, f, indent=1, sort_keys=True)
-        finally:
-            f.close()
-        log('wrote %s' % p['json'])
+    results['elapsed'] = time.time() - started
+    results['params'] = p
+    full = not p['smoke'] and not p['only']
+    json_out = p['json'] or (full and p['out'] is None and os.path.join(HERE, 'RESULTS.json'))
+    if json_out:
+        write_file(json_out, json.dumps(results, indent=1, sort_keys=True) + '\n')
     out = p['out']
-    if out is None and not p['smoke'] and not p['only']:
+    if out is None and full:
         out = os.path.join(HERE, 'RESULTS.txt')
+    return write_report(results, out)
+
+
+def write_report(results, out):
+    p = results['params']
+    LIB_DIR[0] = p.get('lib')
+    text, targets = report(results, p, None, results['elapsed'])
+    text += notes_text()
+    sys.stdout.write(text)
     if out:
-        f = open(out, 'w')
-        try:
-            f.write(text)
-        finally:
-            f.close()
-        log('wrote %s' % out)
+        write_file(out, text)
     return 0
 
 
+def write_file(path, text):
+    f = open(path, 'w')
+    try:
+        f.write(text)
+    finally:
+        f.close()
+    log('wrote %s' % path)
+
+
+def notes_text():
+    """bench/NOTES.txt, the analysis written by hand for a run, quoted at the end."""
+    path = os.path.join(HERE, 'NOTES.txt')
+    if not os.path.isfile(path):
+        return ''
+    f = open(path)
+    try:
+        body = f.read()
+    finally:
+        f.close()
+    return ('\nFindings (bench/NOTES.txt: written by hand for the run it names; check its date '
+            'against this run)\n' + '-' * 78 + '\n' + body)
+
+
+def rerender(argv):
+    """bench.py --report-from RESULTS.json [--out FILE]: the report again, from saved samples."""
+    source = argv[argv.index('--report-from') + 1]
+    out = os.path.join(HERE, 'RESULTS.txt')
+    if '--out' in argv:
+        out = argv[argv.index('--out') + 1]
+    f = open(source)
+    try:
+        results = json.load(f)
+    finally:
+        f.close()
+    return write_report(results, out)
+
+
 if __name__ == '__main__':
+    if '--report-from' in sys.argv:
+        sys.exit(rerender(sys.argv[1:]))
     sys.exit(main(sys.argv[1:]))

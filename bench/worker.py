@@ -11,7 +11,8 @@ Variants (the "kind" of the setup command):
   vanilla    Django 1.1.4 as it is, one database (legacy DATABASE_* settings)
   installed  Django 1.1.4 + djpatch_multidb.install(), DATABASES with several
              aliases; ctx None (no context) or 'using_shard' (each operation
-             inside its own ``with using_shard(1):`` block)
+             inside its own ``with using_shard(1):`` block); touch_all: the
+             thread keeps a connection open to every alias
   dj111      Django 1.11, DATABASES; router None (none configured),
              'placement' (a router that looks the model up in a placement map)
              and ctx 'router_shard' (that router reading a thread-local shard

@@ -132,6 +132,7 @@ class AllShards(object):
         from django.conf import settings
         limit = getattr(settings, 'MULTIDB_ALL_SHARDS_THREADS', None) or DEFAULT_THREADS
         results = [None] * len(aliases)
+        logged = [None] * len(aliases)
         failures = {}
         tasks = list(enumerate(aliases))
         lock = threading.Lock()
@@ -151,6 +152,7 @@ class AllShards(object):
                         results[index] = function(querysets[index])
                     except Exception:
                         failures[index] = sys.exc_info()
+                    logged[index] = list(connections[alias].queries)
             finally:
                 connections.close_all()
 
@@ -160,6 +162,9 @@ class AllShards(object):
             thread.start()
         for thread in threads:
             thread.join()
+        for index, alias in enumerate(aliases):
+            if logged[index]:  # DEBUG: the caller's connection log shows the workers' queries
+                connections[alias].queries.extend(logged[index])
         if failures:
             first = min(failures)
             error = failures[first]

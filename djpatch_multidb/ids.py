@@ -8,6 +8,8 @@ no deadlocks between concurrent REPLACEs), on SQLite ``REPLACE INTO ...;
 SELECT last_insert_rowid()`` on an AUTOINCREMENT table.  Every id is committed
 at once on a connection of its own, so ids are never handed out twice, even
 when the transaction that asked for one rolls back (that id is skipped).
+On SQLite, give the ticket table a file of its own (an alias used for nothing
+else): a write transaction open on the same file would block it.
 
     class Profile(models.Model):
         id = ShardedIdField()

@@ -77,7 +77,7 @@ class Demo(object):
         else:
             self.databases = sqlite_databases(self.var)
         log('creating tables on every alias')
-        self.manage('multidb_syncdb')
+        self.manage('syncdb', '--all-databases', '--noinput')
         log('loading %d sample users' % self.options.users)
         self.manage('load_sample_data', '--users=%d' % self.options.users)
         if self.options.mysql:
@@ -99,7 +99,8 @@ class Demo(object):
         self.databases = {}
         for alias, server, name in [('default', self.primary, 'legacy_default'),
                                     ('default_replica', self.replica, 'legacy_default'),
-                                    ('blogdb', self.primary, 'legacy_blog')] + \
+                                    ('blogdb', self.primary, 'legacy_blog'),
+                                    ('ids', self.primary, 'legacy_ids')] + \
                 [(alias, shard_servers[n % 2], 'legacy_users%d' % n)
                  for n, alias in enumerate(SHARDS)]:
             if server is not self.replica:
@@ -154,7 +155,7 @@ class Demo(object):
             problems.append('multidb_status exited %d:\n%s' % (status.returncode, output))
         if DB_PASSWORD in output:
             problems.append('multidb_status showed a password')
-        for alias in ['default', 'default_replica', 'blogdb'] + SHARDS:
+        for alias in ['default', 'default_replica', 'blogdb', 'ids'] + SHARDS:
             if alias not in output:
                 problems.append('multidb_status does not list %s' % alias)
         sys.stdout.write(output)
@@ -182,7 +183,7 @@ class Demo(object):
 def sqlite_databases(var):
     def sqlite(name):
         return {'ENGINE': 'sqlite3', 'NAME': os.path.join(var, name + '.db')}
-    databases = {'default': sqlite('default'), 'blogdb': sqlite('blog')}
+    databases = {'default': sqlite('default'), 'blogdb': sqlite('blog'), 'ids': sqlite('ids')}
     # SQLite cannot replicate: the replica alias reads the primary's own file.
     databases['default_replica'] = sqlite('default')
     for n, alias in enumerate(SHARDS):

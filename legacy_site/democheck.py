@@ -94,11 +94,15 @@ class Checker(object):
         found = sum([len(demo.rows(a, 'SELECT id FROM accounts_member')) for a in SHARDS])
         if found != len(members):
             self.problem('%d users on the shards, %d expected' % (found, len(members)))
-        tickets = demo.rows('default', 'SELECT COUNT(*) FROM accounts_userticket')[0][0]
-        if tickets != len(members):
-            self.problem('%d user ids handed out, %d users exist' % (tickets, len(members)))
-        if not demo.rows('blogdb', 'SELECT COUNT(*) FROM blog_entry')[0][0]:
+        signups = demo.rows('default', 'SELECT member_id FROM accounts_signup')
+        if sorted([r[0] for r in signups]) != sorted(members):
+            self.problem('%d signups on default for %d users' % (len(signups), len(members)))
+        authors = demo.rows('blogdb', 'SELECT author_id FROM blog_entry')
+        if not authors:
             self.problem('no blog entries on blogdb')
+        for (author_id,) in authors:
+            if author_id not in members:
+                self.problem('blog entry by user %d, who does not exist' % author_id)
         for alias in ['default'] + SHARDS:
             if has_table(demo, alias, 'blog_entry'):
                 self.problem('blog_entry table exists on %s' % alias)

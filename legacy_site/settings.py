@@ -22,6 +22,7 @@ def sqlite(name):
 
 DATABASES = {
     'default': sqlite('default'),
+    'ids': sqlite('ids'),
     'default_replica': sqlite('default_replica'),
     'blogdb': sqlite('blog'),
     'shard0': sqlite('users0'),
@@ -32,8 +33,9 @@ DATABASES = {
 if os.environ.get('LEGACY_SITE_DATABASES'):
     exec(open(os.environ['LEGACY_SITE_DATABASES']).read())    # defines DATABASES
 
-# Users, their profiles and their comments live on the shard of the user id.
-MULTIDB_SHARDS = {'users': ['shard0', 'shard1', 'shard2', 'shard3']}
+# Users, their profiles and their comments live on the shard of the user id
+# (user id % 4); the blog has its own database; everything else is on default.
+MULTIDB_SHARDS = {'users': {'SHARDS': ['shard0', 'shard1', 'shard2', 'shard3'], 'KEY': 'mod'}}
 MULTIDB_MODELS = {
     'accounts.Member': 'shards:users',
     'accounts.Profile': 'shards:users',
@@ -41,6 +43,9 @@ MULTIDB_MODELS = {
     'blog': 'blogdb',
 }
 MULTIDB_REPLICAS = {'default': ['default_replica']}
+# The ticket table that hands out user ids.  On SQLite it needs a file of its
+# own: a write transaction on default.db would block it.
+MULTIDB_ID_SOURCE = 'ids'
 
 TIME_ZONE = 'UTC'
 LANGUAGE_CODE = 'en-us'

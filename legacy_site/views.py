@@ -8,13 +8,18 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render_to_response
 from django.template import RequestContext
 
-from djpatch_multidb import connections, using_shard
+from djpatch_multidb import connections
+from djpatch_multidb.shardkeys import shard_number
+from djpatch_multidb import config
 
-from accounts.models import Comment, Member, Profile, UserTicket
-from accounts.sharding import shard_for
+from accounts.models import Comment, Member, Profile, Signup
 from blog.models import Entry
 
-SHARDS = settings.MULTIDB_SHARDS['users']
+SHARDS = settings.MULTIDB_SHARDS['users']['SHARDS']
+
+
+def shard_alias(user_id):
+    return SHARDS[shard_number(config.current(), 'users', int(user_id))]
 
 
 def queries_per_alias(request):
@@ -34,38 +39,33 @@ def dashboard(request):
     aliases = []
     for alias in sorted(settings.DATABASES):
         counts = []
-        for model, place in ((UserTicket, 'default'), (Entry, 'blogdb'), (Member, SHARDS),
+        for model, place in ((Signup, ['default']), (Entry, ['blogdb']), (Member, SHARDS),
                              (Profile, SHARDS), (Comment, SHARDS)):
-            if alias == place or alias in place:
+            if alias in place:
                 counts.append({'model': model._meta.object_name,
                                'rows': model.objects.using(alias).count()})
-            elif alias == 'default_replica' and model is UserTicket:
-                counts.append({'model': 'UserTicket (replica)',
-                               'rows': model.objects.readonly().count()})
+        if alias == 'default_replica':
+            counts.append({'model': 'Signup (read through the replica)',
+                           'rows': Signup.objects.readonly().count()})
         aliases.append({'alias': alias, 'engine': settings.DATABASES[alias]['ENGINE'],
                         'counts': counts})
-    newest = []
-    for ticket in UserTicket.objects.readonly().order_by('-id')[:10]:
-        shard = shard_for(ticket.id)
-        try:
-            member = Member.objects.shard(shard).get(pk=ticket.id)
-        except Member.DoesNotExist:
-            continue
-        newest.append({'member': member, 'alias': SHARDS[shard]})
-    return render(request, 'dashboard.html', {'aliases': aliases, 'newest': newest})
+    newest = [{'member': member, 'alias': shard_alias(member.id)}
+              for member in Member.objects.all_shards().order_by('-joined', '-id')[:10]]
+    signups = Signup.objects.readonly()[:5]
+    return render(request, 'dashboard.html', {'aliases': aliases, 'newest': newest,
+                                              'signups': signups})
 
 
 def user_page(request, user_id):
-    shard = shard_for(user_id)
     try:
-        member = Member.objects.shard(shard).readonly().get(pk=int(user_id))
+        member = Member.objects.shard_for(int(user_id)).readonly().get(pk=int(user_id))
     except Member.DoesNotExist:
-        raise Http404('No user %s on %s' % (user_id, SHARDS[shard]))
-    profile = Profile.objects.shard(shard).readonly().filter(member=member)
-    comments = Comment.objects.shard(shard).readonly().filter(member=member)[:20]
-    entries = Entry.objects.filter(author_id=member.id)[:5]
+        raise Http404('No user %s on %s' % (user_id, shard_alias(user_id)))
+    profile = list(member.profile_set.all()[:1])
+    comments = member.comment_set.all()[:20]
+    entries = member.entry_set.all()[:5]        # on blogdb: a relation across databases
     return render(request, 'user.html', {
-        'member': member, 'alias': SHARDS[shard], 'profile': profile and profile[0] or None,
+        'member': member, 'alias': shard_alias(member.id), 'profile': profile and profile[0],
         'comments': comments, 'entries': entries})
 
 
@@ -89,13 +89,13 @@ def create_user(request):
 
 @transaction.commit_on_success
 def create_member(username, email, city, comment, now=None):
-    """A new user: an id from the ticket table, then rows on the user's shard."""
+    """A new user: the id from the ticket table picks the shard; the profile
+    and the comment follow their member (shard_key = 'member_id')."""
     now = now or datetime.datetime.now()
-    user_id = UserTicket.objects.create().id
-    with using_shard(shard_for(user_id)):
-        member = Member.objects.create(id=user_id, username=username, email=email, joined=now)
-        Profile.objects.create(member=member, city=city)
-        Comment.objects.create(member=member, text=comment, created=now)
+    member = Member.objects.create(username=username, email=email, joined=now)
+    Profile.objects.create(member=member, city=city)
+    Comment.objects.create(member=member, text=comment, created=now)
+    Signup.objects.create(member_id=member.id, username=username, created=now)
     return member
 
 
@@ -103,11 +103,8 @@ def search(request):
     query = request.GET.get('q', '').strip()
     results, total = [], 0
     if query:
-        per_shard = []
-        for number, alias in enumerate(SHARDS):
-            found = Member.objects.shard(number).filter(username__startswith=query)
-            total += found.count()
-            per_shard.extend([(m.username, m.id, alias, m) for m in found.order_by('username')[:20]])
-        per_shard.sort()
-        results = [{'member': m, 'alias': alias} for name, id, alias, m in per_shard[:20]]
+        found = Member.objects.all_shards().filter(username__startswith=query)
+        total = found.count()
+        results = [{'member': m, 'alias': shard_alias(m.id)}
+                   for m in found.order_by('username', 'id')[:20]]
     return render(request, 'search.html', {'query': query, 'results': results, 'total': total})

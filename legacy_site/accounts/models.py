@@ -1,18 +1,12 @@
 from django.db import models
 
-from djpatch_multidb import MultiDBManager
-
-
-class UserTicket(models.Model):
-    """Hands out user ids, one row per user, on 'default' (a 2009 ticket table)."""
-    issued = models.DateTimeField(auto_now_add=True)
-
-    objects = MultiDBManager()
+from djpatch_multidb import MultiDBManager, ShardedIdField
 
 
 class Member(models.Model):
-    """A user; lives on shard (id % 4)."""
-    id = models.IntegerField(primary_key=True)
+    """A user.  Its id comes from the ticket table on 'default' and decides its
+    shard: the users group's KEY is 'mod', so user 13 lives on shard1."""
+    id = ShardedIdField()
     username = models.CharField(max_length=30, db_index=True)
     email = models.EmailField()
     joined = models.DateTimeField()
@@ -24,6 +18,8 @@ class Member(models.Model):
 
 
 class Profile(models.Model):
+    """Lives on its member's shard."""
+    shard_key = 'member_id'
     member = models.ForeignKey(Member, unique=True)
     city = models.CharField(max_length=50)
     bio = models.TextField(blank=True)
@@ -32,6 +28,8 @@ class Profile(models.Model):
 
 
 class Comment(models.Model):
+    """Lives on its member's shard."""
+    shard_key = 'member_id'
     member = models.ForeignKey(Member)
     text = models.CharField(max_length=200)
     created = models.DateTimeField()
@@ -40,3 +38,15 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ('-created',)
+
+
+class Signup(models.Model):
+    """One row per new user on 'default' (read back through its replica)."""
+    member_id = models.IntegerField()
+    username = models.CharField(max_length=30)
+    created = models.DateTimeField()
+
+    objects = MultiDBManager()
+
+    class Meta:
+        ordering = ('-id',)

@@ -1,11 +1,14 @@
 from django.db import models
 
+from accounts.models import Member
+
 
 class Entry(models.Model):
-    """A blog entry; the whole blog app lives on 'blogdb'."""
+    """A blog entry; the blog app lives on 'blogdb', its authors on the shards:
+    a real ForeignKey across databases."""
     title = models.CharField(max_length=200)
     body = models.TextField()
-    author_id = models.IntegerField()       # a Member id: the member lives on a shard
+    author = models.ForeignKey(Member)
     published = models.DateTimeField()
 
     class Meta:

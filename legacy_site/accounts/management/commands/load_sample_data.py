@@ -6,10 +6,7 @@ from optparse import make_option
 from django.core.management.base import NoArgsCommand
 from django.db import transaction
 
-from djpatch_multidb import using_shard
-
-from accounts.models import Comment, Member, Profile, UserTicket
-from accounts.sharding import shard_for
+from accounts.models import Comment, Member, Profile, Signup
 from blog.models import Entry
 
 CITIES = ('Helsinki', 'Lyon', 'Austin', 'Osaka', 'Leeds', 'Porto', 'Tartu', 'Boise')
@@ -25,24 +22,22 @@ class Command(NoArgsCommand):
 
     def handle_noargs(self, **options):
         rng = random.Random(options['seed'])
-        start = datetime.datetime(2009, 1, 1)
-        load(options['users'], rng, start)
+        load(options['users'], rng, datetime.datetime(2009, 1, 1))
         print 'loaded %d users' % options['users']
 
 
 @transaction.commit_on_success
 def load(count, rng, start):
     for n in xrange(count):
-        user_id = UserTicket.objects.create().id
-        name = ''.join([rng.choice(SYLLABLES) for i in range(3)]) + str(user_id)
-        joined = start + datetime.timedelta(minutes=user_id * 37)
-        with using_shard(shard_for(user_id)):
-            member = Member.objects.create(id=user_id, username=name, joined=joined,
-                                           email='%s@example.com' % name)
-            Profile.objects.create(member=member, city=rng.choice(CITIES))
-            for c in range(rng.randint(0, 3)):
-                Comment.objects.create(member=member, text='comment %d by %s' % (c, name),
-                                       created=joined + datetime.timedelta(hours=c))
+        name = ''.join([rng.choice(SYLLABLES) for i in range(3)]) + str(n)
+        joined = start + datetime.timedelta(minutes=n * 37)
+        member = Member.objects.create(username=name, joined=joined,
+                                       email='%s@example.com' % name)
+        Profile.objects.create(member=member, city=rng.choice(CITIES))
+        for c in range(rng.randint(0, 3)):
+            Comment.objects.create(member=member, text='comment %d by %s' % (c, name),
+                                   created=joined + datetime.timedelta(hours=c))
+        Signup.objects.create(member_id=member.id, username=name, created=joined)
         if n % 10 == 0:
             Entry.objects.create(title='Post %d by %s' % (n, name), body='...',
-                                 author_id=user_id, published=joined)
+                                 author=member, published=joined)
