@@ -1,7 +1,7 @@
 """Replacements at the connection level: opening a cursor, and the request signals."""
 import sys
 
-from djpatch_multidb import config, versions
+from djpatch_multidb import config, replicas, versions
 from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 
@@ -57,17 +57,19 @@ def _naming_alias(error, alias):
 
 
 def make_close_connection(original):
-    """request_finished: close every connection this thread opened."""
+    """request_finished: close every connection this thread opened; forget its pins."""
     def close_connection(**kwargs):
         connections.close_all()
+        replicas.clear_thread()
     close_connection.djpatch_original = original
     return close_connection
 
 
 def make_reset_queries(original):
-    """request_started: empty every connection's query log."""
+    """request_started: empty every connection's query log; forget the thread's pins."""
     def reset_queries(**kwargs):
         connections.reset_queries()
+        replicas.clear_thread()
     reset_queries.djpatch_original = original
     return reset_queries
 

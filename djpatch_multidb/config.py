@@ -211,12 +211,6 @@ class Config(object):
             % (call, len(groups), ', '.join([repr(g) for g in groups])))
 
     # -- replicas ----------------------------------------------------------
-    def replica_for(self, alias):
-        replicas = self.replicas.get(alias)
-        if replicas:
-            return replicas[0]
-        return alias
-
     def primary_for(self, alias):
         for primary, replicas in self.replicas.items():
             if alias in replicas:

@@ -4,7 +4,10 @@ Django's own code with that alias selected.
 Every ``make_*`` takes the original attribute and returns its replacement;
 the registry (``registry.py``) says where each one goes.
 """
-from djpatch_multidb import config, relations, routing, selector
+import sys
+
+from djpatch_multidb import config, relations, replicas, routing, selector
+from djpatch_multidb.compat import reraise
 from djpatch_multidb.errors import ShardNotSelected
 from djpatch_multidb.proxy import QueryConnection, query_route
 from djpatch_multidb.state import instance_db, set_instance_db
@@ -36,7 +39,8 @@ def bound_view(queryset, alias, force=False):
     query = queryset.query
     bound_query = query.__class__.__new__(query.__class__)
     bound_query.__dict__.update(query.__dict__)
-    bound_query.connection = QueryConnection(alias)
+    explicit = isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
+    bound_query.connection = QueryConnection(alias, chosen=not explicit)
     view = queryset.__class__.__new__(queryset.__class__)
     view.__dict__.update(queryset.__dict__)
     view.query = bound_query
@@ -230,11 +234,31 @@ def make_execute_sql(original):
             return answer
 
     def execute_sql(self, *args, **kwargs):
-        alias, readonly = query_route(self)
-        alias = routing.db_for(self.model, is_write(self), alias, readonly,
-                               operation='change')
-        return selector.run_in(alias, None, original, self, *args, **kwargs)
+        return run_query(self, is_write(self), original, args, kwargs)
     return _keep_name(execute_sql, original)
+
+
+def run_query(query, write, original, args, kwargs):
+    """Run ``original`` for ``query`` with its alias selected.  A write pins the
+    primary for this thread's later reads; a read on a replica that cannot be
+    reached goes to the next replica, then to the primary."""
+    conn = query.connection
+    route, readonly = query_route(query)
+    chosen = route is None or conn.__dict__.get('chosen')
+    alias = routing.db_for(query.model, write, route, readonly, operation='change')
+    if write:
+        replicas.pin(alias)
+    while True:
+        try:
+            return selector.run_in(alias, None, original, query, *args, **kwargs)
+        except Exception:
+            error = sys.exc_info()
+            if write or not chosen or not replicas.failed(alias, error[1]):
+                reraise(*error)
+            primary = config.current().primary_for(alias)
+            alias = replicas.for_read(primary)
+            if isinstance(conn, QueryConnection):
+                query.connection = QueryConnection(alias, chosen=True)
 
 
 def make_insert_execute_sql(original):
@@ -242,6 +266,7 @@ def make_insert_execute_sql(original):
     def execute_sql(self, *args, **kwargs):
         alias, readonly = query_route(self)
         alias = routing.db_for(self.model, True, alias, readonly, operation='insert into')
+        replicas.pin(alias)
         return selector.run_in(alias, None, original, self, *args, **kwargs)
     return _keep_name(execute_sql, original)
 

@@ -35,9 +35,12 @@ class ConnectionProxy(object):
 class QueryConnection(ConnectionProxy):
     """A queryset's own database choice, carried in ``query.connection``."""
 
-    def __init__(self, alias=None, readonly=False):
+    def __init__(self, alias=None, readonly=False, chosen=False):
         self.__dict__['alias'] = alias
         self.__dict__['readonly'] = readonly
+        # chosen: the library picked the alias for one evaluation (a replica may
+        # then be swapped for another when it cannot be reached)
+        self.__dict__['chosen'] = chosen
 
     def _target(self):
         alias = self.__dict__['alias']

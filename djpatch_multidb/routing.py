@@ -5,7 +5,7 @@ database the instance was loaded from or saved to, then MULTIDB_MODELS and
 the routers, then 'default'.  readonly() (or a readonly() queryset) then moves
 reads to a replica and refuses writes.
 """
-from djpatch_multidb import config, selector
+from djpatch_multidb import config, replicas, selector
 from djpatch_multidb.errors import ReadOnlyError, ShardNotSelected
 from djpatch_multidb.state import instance_db
 
@@ -17,6 +17,7 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     object being saved, deleted or followed.
     """
     cfg = config.current()
+    explicit = alias is not None
     if alias is None:
         alias = selector.context_alias(model)
     if alias is None and instance is not None:
@@ -26,7 +27,11 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     if readonly or selector.is_readonly():
         if write:
             raise ReadOnlyError(model, alias, operation or 'write')
-        alias = cfg.replica_for(alias)
+        if replicas.primary_forced():
+            return alias
+        return replicas.for_read(alias)
+    if not write and not explicit and replicas.splitting(alias):
+        return replicas.for_read(alias)
     return alias
 
 
@@ -86,7 +91,7 @@ def raw_alias():
     """The alias django.db.connection stands for in this thread now."""
     alias = selector.raw_alias()
     if selector.is_readonly():
-        alias = config.current().replica_for(alias)
+        alias = replicas.for_read(alias)
     return alias
 
 
