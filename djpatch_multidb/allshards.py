@@ -12,7 +12,7 @@ another, in the calling thread's transaction handling.
 
 If a shard fails, ShardQueryError names it; no partial result is returned.
 While the calling thread is inside a managed transaction, or has
-uncommitted work on one of the shards, the shards are read one after another
+uncommitted writes on one of the shards, the shards are read one after another
 on its own connections, so that it sees its own writes.
 """
 import heapq
@@ -122,9 +122,9 @@ class AllShards(object):
         from django.db import transaction
         if transaction.is_managed():
             return True
-        pending = connections.pending()
+        written = connections.written()
         for alias in self.aliases:
-            if alias in pending:
+            if alias in written:
                 return True
         return False
 

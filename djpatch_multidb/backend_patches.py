@@ -22,19 +22,45 @@ def make_cursor(original):
             return original(self, *args)
         if takes_settings:
             args = (self.djpatch_settings,)
-        if self.__dict__.get('djpatch_in_registry'):
-            connections.mark_pending(alias)
         if self.connection is not None:
-            return original(self, *args)
-        try:
-            return original(self, *args)
-        except Exception:
-            error_type, error, tb = sys.exc_info()
-            reraise(error_type, _naming_alias(error, alias), tb)
+            cursor = original(self, *args)
+        else:
+            try:
+                cursor = original(self, *args)
+            except Exception:
+                error_type, error, tb = sys.exc_info()
+                reraise(error_type, _naming_alias(error, alias), tb)
+        if self.__dict__.get('djpatch_in_registry'):
+            return CountingCursor(cursor, alias)
+        return cursor
     _cursor.__name__ = '_cursor'
     _cursor.__doc__ = original.__doc__
     _cursor.djpatch_original = original
     return _cursor
+
+
+class CountingCursor(object):
+    """A cursor that tells the registry each statement it runs, so that a commit
+    reaches exactly the connections with work since the last one."""
+    __slots__ = ('cursor', 'alias')
+
+    def __init__(self, cursor, alias):
+        self.cursor = cursor
+        self.alias = alias
+
+    def execute(self, sql, params=()):
+        connections.mark_pending(self.alias, sql)
+        return self.cursor.execute(sql, params)
+
+    def executemany(self, sql, param_list):
+        connections.mark_pending(self.alias, sql)
+        return self.cursor.executemany(sql, param_list)
+
+    def __getattr__(self, name):
+        return getattr(self.cursor, name)
+
+    def __iter__(self):
+        return iter(self.cursor)
 
 
 def _naming_alias(error, alias):

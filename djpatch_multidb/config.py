@@ -176,6 +176,10 @@ class Config(object):
         self.router_paths = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
         self._routers = None
         self._placements = {}
+        self._primaries = {}
+        for primary, names in self.replicas.items():
+            for name in names:
+                self._primaries[name] = primary
 
     # -- aliases -----------------------------------------------------------
     def check_alias(self, alias):
@@ -212,10 +216,13 @@ class Config(object):
 
     # -- replicas ----------------------------------------------------------
     def primary_for(self, alias):
-        for primary, replicas in self.replicas.items():
-            if alias in replicas:
-                return primary
-        return alias
+        return self._primaries.get(alias, alias)
+
+    def routes_nothing_away(self, model):
+        """Whether ``model`` goes to 'default' unless a context says otherwise:
+        no placement, no router, no replica of 'default' to read from."""
+        return (self.placement(model) is None and not self.router_paths
+                and not self.replicas.get('default'))
 
     # -- model placement ---------------------------------------------------
     def placement(self, model):

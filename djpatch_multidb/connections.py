@@ -2,8 +2,8 @@
 
 ``connections[alias]`` builds the wrapper for this thread on first use, from
 the alias's DATABASES entry, with the backend that ENGINE names.  A commit or
-a rollback reaches every connection the thread has open; the aliases that
-opened a cursor since the last one come first.
+a rollback reaches every connection of the thread that ran a statement since
+the last one, in the order they were used.
 """
 import sys
 import threading
@@ -33,6 +33,7 @@ class ConnectionHandler(object):
             pass
         local.wrappers = {}
         local.pending = []
+        local.written = {}
         local.generation = config.generation[0]
         return local.wrappers
 
@@ -44,6 +45,16 @@ class ConnectionHandler(object):
         except (AttributeError, KeyError):
             pass
         return self._create(alias)
+
+    def default(self):
+        """This thread's wrapper for 'default' (the same as self['default'], shorter)."""
+        local = self._local
+        try:
+            if local.generation == config.generation[0]:
+                return local.wrappers['default']
+        except (AttributeError, KeyError):
+            pass
+        return self['default']
 
     def __contains__(self, alias):
         return alias in config.current().databases
@@ -104,22 +115,31 @@ class ConnectionHandler(object):
             return module
 
     # -- transactions ------------------------------------------------------
-    def mark_pending(self, alias):
-        """``alias`` opened a cursor since the last commit or rollback."""
-        self._wrappers()
+    def mark_pending(self, alias, sql=None):
+        """A statement ran on ``alias``: a commit or rollback has to reach it.
+        (Any statement: a MySQL read also holds a snapshot until the commit.)"""
         pending = self._local.pending
         if alias not in pending:
             pending.append(alias)
+        if sql is not None and not sql.lstrip()[:6].upper() == 'SELECT':
+            self._local.written[alias] = True
 
     def pending(self):
+        """Aliases that ran a statement since this thread's last commit or rollback."""
         self._wrappers()
         return list(self._local.pending)
 
+    def written(self):
+        """Aliases that ran a statement other than SELECT since the last commit."""
+        self._wrappers()
+        return list(self._local.written)
+
     def open_aliases(self):
-        """This thread's aliases with an open connection: those used first, then the rest."""
+        """This thread's aliases with work since the last commit or rollback,
+        each connection once, in the order used."""
         wrappers = self._wrappers()
         opened, seen = [], []
-        for alias in list(self._local.pending) + sorted(wrappers):
+        for alias in self._local.pending:
             wrapper = wrappers.get(alias)
             if wrapper is not None and wrapper.connection is not None and wrapper not in seen:
                 opened.append(alias)
@@ -129,13 +149,15 @@ class ConnectionHandler(object):
     def commit_pending(self):
         """Commit every connection this thread has open, in the order used.
 
-        Django 1.0 commits "the" connection, whatever cursor wrote; with several
-        connections that is every open one.  If one commit fails, the ones
+        Django 1.0 commits "the" connection, whatever cursor ran the statement;
+        with several connections that is every one that ran a statement since
+        the last commit (cursors count their statements).  If one commit fails, the ones
         after it are rolled back and a CommitError names what was committed,
         what failed and what was rolled back.
         """
         remaining = self.open_aliases()
         self._local.pending = []
+        self._local.written = {}
         committed = []
         while remaining:
             alias = remaining.pop(0)
@@ -154,6 +176,7 @@ class ConnectionHandler(object):
         """Roll back every connection this thread has open."""
         aliases = self.open_aliases()
         self._local.pending = []
+        self._local.written = {}
         return self._rollback(aliases, swallow)
 
     def _rollback(self, aliases, swallow):
@@ -176,6 +199,7 @@ class ConnectionHandler(object):
         for alias, wrapper in self.opened():
             wrapper.close()
         self._local.pending = []
+        self._local.written = {}
 
     def reset_queries(self):
         for alias, wrapper in self.opened():

@@ -8,9 +8,10 @@ import sys
 
 from djpatch_multidb import config, relations, replicas, routing, selector
 from djpatch_multidb.compat import reraise
+from djpatch_multidb.connections import connections
 from djpatch_multidb.errors import ShardNotSelected
 from djpatch_multidb.proxy import QueryConnection, query_route
-from djpatch_multidb.state import instance_db, set_instance_db
+from djpatch_multidb.state import ModelState, instance_db, set_instance_db
 
 
 def _keep_name(replacement, original):
@@ -33,18 +34,34 @@ def bound_view(queryset, alias, force=False):
     matters for querysets shared between threads.
     """
     conn = queryset.query.connection
-    if (not force and isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
-            and not conn.__dict__['readonly']):
-        return queryset
+    if not force:
+        if conn.__class__ is QueryConnection:
+            if conn.__dict__['alias'] == alias and not conn.__dict__['readonly']:
+                return queryset
+        elif conn.__dict__.get('djpatch_alias') == alias:
+            return queryset
     query = queryset.query
     bound_query = query.__class__.__new__(query.__class__)
     bound_query.__dict__.update(query.__dict__)
-    explicit = isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
-    bound_query.connection = QueryConnection(alias, chosen=not explicit)
+    if config.current().primary_for(alias) == alias:
+        bound_query.connection = connections[alias]   # its own wrapper: no stand-in per access
+    else:
+        explicit = isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
+        bound_query.connection = QueryConnection(alias, chosen=not explicit)
     view = queryset.__class__.__new__(queryset.__class__)
     view.__dict__.update(queryset.__dict__)
     view.query = bound_query
     return view
+
+
+def unrouted(queryset):
+    """Whether nothing sends this queryset anywhere but 'default' right now: no
+    choice of its own, no context open, no placement, router or replica.  The
+    replacements then run Django's code as it is, since django.db.connection
+    already means 'default'."""
+    conn = queryset.query.connection
+    return (conn.__class__ is not QueryConnection and 'djpatch_alias' not in conn.__dict__
+            and selector.is_idle() and config.current().routes_nothing_away(queryset.model))
 
 
 def read_alias(queryset):
@@ -83,6 +100,10 @@ def make_model_iterator(original):
     The alias is decided when iterator() is called, not at the first next().
     """
     def iterator(self):
+        if unrouted(self):
+            # Bound to the default wrapper itself: Django then reaches the
+            # connection without going through django.db.connection's stand-in.
+            return original(bound_view(self, 'default'))
         alias = read_alias(self)
         view = bound_view(self, alias)
         if view.query.select_related and relations.several_places():
@@ -98,7 +119,11 @@ def make_model_iterator(original):
 
 def _remembering(objects, home, related):
     for obj in objects:
-        set_instance_db(obj, home)
+        state = obj.__dict__.get('_state')
+        if state is None:
+            obj.__dict__['_state'] = ModelState(home)
+        else:
+            state.db = home
         if related:
             _mark_related(obj, home, 0)
         yield obj
@@ -120,6 +145,8 @@ def _mark_related(obj, alias, depth):
 def make_plain_iterator(original):
     """values(), values_list(), dates(): read on the chosen alias."""
     def iterator(self):
+        if unrouted(self):
+            return original(self)
         return original(bound_view(self, read_alias(self)))
     return _keep_name(iterator, original)
 
@@ -127,6 +154,8 @@ def make_plain_iterator(original):
 def make_read(original):
     """count(), aggregate(): one read on the chosen alias."""
     def read(self, *args, **kwargs):
+        if unrouted(self):
+            return original(self, *args, **kwargs)
         return original(bound_view(self, read_alias(self)), *args, **kwargs)
     return _keep_name(read, original)
 
@@ -139,6 +168,8 @@ def make_write(operation, cascades=False):
     """
     def make(original):
         def write(self, *args, **kwargs):
+            if unrouted(self):
+                return original(self, *args, **kwargs)
             try:
                 alias = write_alias(self, operation)
             except ShardNotSelected:
@@ -244,12 +275,20 @@ def run_query(query, write, original, args, kwargs):
     reached goes to the next replica, then to the primary."""
     conn = query.connection
     route, readonly = query_route(query)
+    idle = selector.is_idle()
+    if idle and not readonly:
+        cfg = config.current()
+        if (route is None and cfg.routes_nothing_away(query.model)) or \
+                (route == 'default' and not cfg.replicas.get('default')):
+            return original(query, *args, **kwargs)  # django.db.connection means it
     chosen = route is None or conn.__dict__.get('chosen')
     alias = routing.db_for(query.model, write, route, readonly, operation='change')
     if write:
         replicas.pin(alias)
     while True:
         try:
+            if idle and alias == 'default':
+                return original(query, *args, **kwargs)  # django.db.connection means it
             return selector.run_in(alias, None, original, query, *args, **kwargs)
         except Exception:
             error = sys.exc_info()
@@ -265,6 +304,8 @@ def make_insert_execute_sql(original):
     """InsertQuery.execute_sql: the insert runs, and is later committed, on its alias."""
     def execute_sql(self, *args, **kwargs):
         alias, readonly = query_route(self)
+        if alias is None and selector.is_idle() and config.current().routes_nothing_away(self.model):
+            return original(self, *args, **kwargs)
         alias = routing.db_for(self.model, True, alias, readonly, operation='insert into')
         replicas.pin(alias)
         return selector.run_in(alias, None, original, self, *args, **kwargs)
@@ -277,6 +318,11 @@ def make_save_base(original):
     """Model.save_base: save on the alias the instance belongs to; remember it."""
     def save_base(self, *args, **kwargs):
         model = self.__class__
+        if (selector.is_idle() and instance_db(self) in (None, 'default')
+                and config.current().routes_nothing_away(model)):
+            result = original(self, *args, **kwargs)
+            set_instance_db(self, 'default')
+            return result
         alias = routing.db_for(model, True, instance=self, operation='save')
         result = selector.run_for_models(alias, family(model), original, self, *args, **kwargs)
         set_instance_db(self, alias)
@@ -302,6 +348,9 @@ def make_model_delete(original):
         using = kwargs.pop('using', None)
         if using is not None:
             config.current().check_alias(using)
+        elif (selector.is_idle() and instance_db(self) in (None, 'default')
+              and config.current().routes_nothing_away(self.__class__)):
+            return original(self, *args, **kwargs)
         alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
         return selector.run_for_models(alias, relations.colocated(self.__class__), original,
                                        self, *args, **kwargs)
@@ -319,7 +368,7 @@ def make_delete_objects(original):
     """
     def delete_objects(seen_objs, *args, **kwargs):
         models = seen_objs.unordered_keys()
-        if not models:
+        if not models or (selector.is_idle() and _all_on_default(seen_objs, models)):
             return original(seen_objs, *args, **kwargs)
         model = models[0]
         alias = selector.context_alias(model)
@@ -334,6 +383,18 @@ def make_delete_objects(original):
             selector.run_in(group_alias, frozenset(subset.unordered_keys()), original, subset,
                             *args, **kwargs)
     return _keep_name(delete_objects, original)
+
+
+def _all_on_default(seen_objs, models):
+    """Whether every collected object is a 'default' one that nothing routes away."""
+    cfg = config.current()
+    for model in models:
+        if not cfg.routes_nothing_away(model):
+            return False
+        for pk, obj in seen_objs[model].items():
+            if instance_db(obj) not in (None, 'default'):
+                return False
+    return True
 
 
 # -- related objects --------------------------------------------------------

@@ -12,7 +12,7 @@ which survives ``Query.clone()`` because Django copies ``connection``.
 ``_commit()`` and ``_rollback()`` reach every connection this thread has
 pending work on; everything else goes to the selected connection.
 """
-from djpatch_multidb import routing
+from djpatch_multidb import routing, selector
 from djpatch_multidb.connections import connections
 
 
@@ -20,6 +20,8 @@ class ConnectionProxy(object):
     """django.db.connection: the selected connection, looked up on every access."""
 
     def __getattr__(self, name):
+        if selector.is_idle():  # the common case, kept short: 'default'
+            return getattr(connections.default(), name)
         return getattr(connections[routing.raw_alias()], name)
 
     def __setattr__(self, name, value):
@@ -91,8 +93,10 @@ transaction_connection = TransactionConnection()
 
 
 def query_route(query):
-    """(alias, readonly) a query carries: (None, False) when it has no choice."""
+    """(alias, readonly) a query carries: (None, False) when it has no choice.
+
+    A query bound for one evaluation may hold the alias's wrapper itself."""
     conn = query.connection
-    if isinstance(conn, QueryConnection):
+    if conn.__class__ is QueryConnection:
         return conn.__dict__['alias'], conn.__dict__['readonly']
-    return None, False
+    return conn.__dict__.get('djpatch_alias'), False

@@ -47,7 +47,20 @@ def _q_keys(node):
                 yield key
 
 
+_checked = {}
+
+
 def check_path(model, path, what):
+    """Raise CrossDatabaseQuery if ``path`` from ``model`` joins two databases
+    (a path found fine is remembered for this configuration)."""
+    cfg = config.current()
+    if _checked.get((cfg, model, path)):
+        return
+    _check_path(model, path, what)
+    _checked[(cfg, model, path)] = True
+
+
+def _check_path(model, path, what):
     from django.db.models.fields import FieldDoesNotExist
     from django.db.models.sql.constants import QUERY_TERMS
     parts = path.split('__')

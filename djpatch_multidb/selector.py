@@ -101,6 +101,14 @@ def context_alias(model):
     return None
 
 
+def is_idle():
+    """Whether no context at all is open in this thread (the common case)."""
+    try:
+        return not _state.stack
+    except AttributeError:
+        return True
+
+
 def is_readonly():
     """Whether a readonly() block is open in this thread."""
     try:
@@ -189,6 +197,7 @@ class using_shard(Context):
             config.check_shard_number(number, 'any group', config.MAX_SHARDS)
         self.number = number
         self.group = group
+        self._aliases = {}   # (config, group) -> alias, worked out once
 
     def alias_for(self, model):
         cfg = config.current()
@@ -197,14 +206,24 @@ class using_shard(Context):
             return None
         if self.group is not None and place[1] != self.group:
             return None
-        return cfg.shard_alias(place[1], self.number)
+        key = (cfg, place[1])
+        try:
+            return self._aliases[key]
+        except KeyError:
+            alias = self._aliases[key] = cfg.shard_alias(place[1], self.number)
+            return alias
 
     def raw_alias(self):
         cfg = config.current()
-        group = self.group
-        if group is None:
-            group = cfg.only_group(repr(self))
-        return cfg.shard_alias(group, self.number)
+        key = (cfg, None)
+        try:
+            return self._aliases[key]
+        except KeyError:
+            group = self.group
+            if group is None:
+                group = cfg.only_group(repr(self))
+            alias = self._aliases[key] = cfg.shard_alias(group, self.number)
+            return alias
 
     def __repr__(self):
         if self.group is None:
