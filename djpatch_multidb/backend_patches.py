@@ -22,16 +22,23 @@ def make_cursor(original):
             return original(self, *args)
         if takes_settings:
             args = (self.djpatch_settings,)
-        if self.connection is not None:
+        registered = self.__dict__.get('djpatch_in_registry')
+        if registered and connections.is_broken(alias):
+            _raise_lost(self, alias)
+        before = self.connection
+        if before is not None:
             cursor = original(self, *args)
+            if self.connection is not before and registered and alias in connections.written():
+                connections.forget(alias)
+                _raise_lost(self, alias)
         else:
             try:
                 cursor = original(self, *args)
             except Exception:
                 error_type, error, tb = sys.exc_info()
                 reraise(error_type, _naming_alias(error, alias), tb)
-        if self.__dict__.get('djpatch_in_registry'):
-            return CountingCursor(cursor, alias)
+        if registered:
+            return CountingCursor(cursor, self, alias)
         return cursor
     _cursor.__name__ = '_cursor'
     _cursor.__doc__ = original.__doc__
@@ -39,28 +46,69 @@ def make_cursor(original):
     return _cursor
 
 
+def _raise_lost(wrapper, alias):
+    """The connection to ``alias`` was lost with writes not yet committed: that
+    work is gone.  Say so rather than carry on silently on a new connection;
+    once the transaction is rolled back (or committed, which fails) the alias
+    connects again."""
+    error_class = getattr(sys.modules[type(wrapper).__module__], 'OperationalError', None) or \
+        getattr(sys.modules[type(wrapper).__module__], 'DatabaseError', Exception)
+    raise error_class(
+        "The connection to alias %r (%s) was lost in the middle of a transaction: its "
+        "uncommitted work is gone. Roll the transaction back; the alias connects again then."
+        % (alias, config.current().databases[alias].describe()))
+
+
 class CountingCursor(object):
     """A cursor that tells the registry each statement it runs, so that a commit
-    reaches exactly the connections with work since the last one."""
-    __slots__ = ('cursor', 'alias')
+    reaches exactly the connections with work since the last one, and that
+    names the alias when its connection is lost."""
+    __slots__ = ('cursor', 'wrapper', 'alias')
 
-    def __init__(self, cursor, alias):
+    def __init__(self, cursor, wrapper, alias):
         self.cursor = cursor
+        self.wrapper = wrapper
         self.alias = alias
 
     def execute(self, sql, params=()):
         connections.mark_pending(self.alias, sql)
-        return self.cursor.execute(sql, params)
+        try:
+            return self.cursor.execute(sql, params)
+        except Exception:
+            _connection_failed(self.wrapper, self.alias)
 
     def executemany(self, sql, param_list):
         connections.mark_pending(self.alias, sql)
-        return self.cursor.executemany(sql, param_list)
+        try:
+            return self.cursor.executemany(sql, param_list)
+        except Exception:
+            _connection_failed(self.wrapper, self.alias)
 
     def __getattr__(self, name):
         return getattr(self.cursor, name)
 
     def __iter__(self):
         return iter(self.cursor)
+
+
+def _connection_failed(wrapper, alias):
+    """Re-raise the error in hand.  When the connection itself was lost, the
+    message names the alias; writes not yet committed on it make the alias
+    refuse work until the transaction is rolled back; without such writes the
+    dead connection is dropped and the next use connects again."""
+    error_type, error, tb = sys.exc_info()
+    from djpatch_multidb import replicas
+    if replicas.is_connection_error(error):
+        error = _naming_alias(error, alias)
+        if alias in connections.written():
+            connections.mark_broken(alias)
+        else:
+            connections.forget(alias)
+            try:
+                wrapper.close()
+            except Exception:
+                wrapper.connection = None
+    reraise(type(error), error, tb)
 
 
 def _naming_alias(error, alias):

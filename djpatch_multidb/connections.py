@@ -34,6 +34,7 @@ class ConnectionHandler(object):
         local.wrappers = {}
         local.pending = []
         local.written = {}
+        local.broken = {}
         local.generation = config.generation[0]
         return local.wrappers
 
@@ -124,6 +125,22 @@ class ConnectionHandler(object):
         if sql is not None and not sql.lstrip()[:6].upper() == 'SELECT':
             self._local.written[alias] = True
 
+    def mark_broken(self, alias):
+        """``alias`` lost its connection with uncommitted writes: refuse it until
+        the transaction ends (a rollback; a commit fails)."""
+        self._wrappers()
+        self._local.broken[alias] = True
+
+    def is_broken(self, alias):
+        return alias in self._local.broken
+
+    def forget(self, alias):
+        """Drop ``alias`` from the work a commit must reach (its connection was lost)."""
+        self._wrappers()
+        if alias in self._local.pending:
+            self._local.pending.remove(alias)
+        self._local.written.pop(alias, None)
+
     def pending(self):
         """Aliases that ran a statement since this thread's last commit or rollback."""
         self._wrappers()
@@ -156,12 +173,15 @@ class ConnectionHandler(object):
         what failed and what was rolled back.
         """
         remaining = self.open_aliases()
-        self._local.pending = []
-        self._local.written = {}
+        broken = self._reset_transaction()
         committed = []
+        if broken:
+            remaining = broken + [a for a in remaining if a not in broken]
         while remaining:
             alias = remaining.pop(0)
             try:
+                if alias in broken:
+                    raise self._lost(alias)
                 self[alias]._commit()
             except Exception:
                 error_type, error, tb = sys.exc_info()
@@ -175,9 +195,30 @@ class ConnectionHandler(object):
     def rollback_pending(self, swallow=False):
         """Roll back every connection this thread has open."""
         aliases = self.open_aliases()
+        broken = self._reset_transaction()
+        return self._rollback([a for a in aliases if a not in broken], swallow)
+
+    def _reset_transaction(self):
+        """Start afresh: nothing pending; broken aliases' dead connections are
+        dropped (they connect again on next use).  Returns the broken aliases."""
+        broken = sorted(self._local.broken)
+        for alias in broken:
+            wrapper = self._local.wrappers.get(alias)
+            if wrapper is not None:
+                try:
+                    wrapper.close()
+                except Exception:
+                    wrapper.connection = None
         self._local.pending = []
         self._local.written = {}
-        return self._rollback(aliases, swallow)
+        self._local.broken = {}
+        return broken
+
+    def _lost(self, alias):
+        from django.db import DatabaseError
+        return DatabaseError("alias %r (%s) lost its connection in the middle of this "
+                             "transaction; its part of the transaction is gone."
+                             % (alias, config.current().databases[alias].describe()))
 
     def _rollback(self, aliases, swallow):
         rolled_back = []
@@ -197,9 +238,13 @@ class ConnectionHandler(object):
         """Close this thread's connections (at the end of a request)."""
         self._wrappers()
         for alias, wrapper in self.opened():
-            wrapper.close()
+            try:
+                wrapper.close()
+            except Exception:
+                wrapper.connection = None
         self._local.pending = []
         self._local.written = {}
+        self._local.broken = {}
 
     def reset_queries(self):
         for alias, wrapper in self.opened():
