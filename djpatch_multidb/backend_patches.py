@@ -26,17 +26,15 @@ def make_cursor(original):
         if registered and connections.is_broken(alias):
             _raise_lost(self, alias)
         before = self.connection
-        if before is not None:
+        try:
             cursor = original(self, *args)
-            if self.connection is not before and registered and alias in connections.written():
-                connections.forget(alias)
-                _raise_lost(self, alias)
-        else:
-            try:
-                cursor = original(self, *args)
-            except Exception:
-                error_type, error, tb = sys.exc_info()
-                reraise(error_type, _naming_alias(error, alias), tb)
+        except Exception:
+            error_type, error, tb = sys.exc_info()
+            reraise(error_type, _naming_alias(error, alias), tb)
+        if before is not None and self.connection is not before and registered \
+                and alias in connections.written():
+            connections.forget(alias)
+            _raise_lost(self, alias)
         if registered:
             return CountingCursor(cursor, self, alias)
         return cursor
