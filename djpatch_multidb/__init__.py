@@ -17,11 +17,12 @@ from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, CrossDa
 from djpatch_multidb.installation import install, is_installed, uninstall
 from djpatch_multidb.selector import readonly, using, using_shard, using_shard_for
 from djpatch_multidb.connections import connections
+from djpatch_multidb.replicas import use_primary
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'using_shard_for',
-           'readonly', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
+           'readonly', 'use_primary', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
            'ConnectionDoesNotExist', 'ReadOnlyError', 'ShardNotSelected', 'ShardKeyError',
            'ShardQueryError', 'CrossDatabaseQuery', 'CommitError']
 

@@ -173,9 +173,13 @@ class Config(object):
         self.shard_keys = _shard_keys_setting(settings)
         self.models = _models_setting(settings, self.databases, self.shards)
         self.replicas = _replicas_setting(settings, self.databases)
+        self.replica_weights = _replica_weights_setting(settings, self.replicas)
+        self.replica_balance = _replica_balance_setting(settings, self.replica_weights)
+        _replica_connect_timeouts(settings, self.databases, self.replicas)
         self.router_paths = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
         self._routers = None
         self._placements = {}
+        self._shard_aliases = {}
         self._primaries = {}
         for primary, names in self.replicas.items():
             for name in names:
@@ -197,8 +201,14 @@ class Config(object):
         return group
 
     def shard_alias(self, group, number):
+        key = (group, type(number), number)
+        try:
+            return self._shard_aliases[key]
+        except (KeyError, TypeError):
+            pass
         aliases = self.shards[self.check_group(group)]
         check_shard_number(number, group, len(aliases))
+        self._shard_aliases[key] = aliases[number]
         return aliases[number]
 
     def only_group(self, call):
@@ -389,6 +399,8 @@ def _replicas_setting(settings, databases):
         names = []
         for entry in entries:
             name = isinstance(entry, (list, tuple)) and entry[0] or entry
+            if isinstance(entry, (list, tuple)):
+                _replica_weight(primary, entry)
             if name not in databases:
                 raise ImproperlyConfigured(
                     "MULTIDB_REPLICAS[%r] names %r, which is not in DATABASES." % (primary, name))
@@ -404,3 +416,71 @@ def _replicas_setting(settings, databases):
                     "MULTIDB_REPLICAS[%r] names %r, which is itself a primary with replicas: "
                     "chains and cycles of replicas are not accepted." % (primary, name))
     return replicas
+
+
+def _replica_weight(primary, entry):
+    """The weight of an (alias, weight) entry of MULTIDB_REPLICAS[primary]."""
+    if len(entry) != 2:
+        raise ImproperlyConfigured(
+            "MULTIDB_REPLICAS[%r] has %r; a replica is an alias or an (alias, weight) pair."
+            % (primary, entry))
+    weight = entry[1]
+    if isinstance(weight, bool) or not isinstance(weight, int_types() + (float,)) or weight < 0:
+        raise ImproperlyConfigured(
+            "MULTIDB_REPLICAS[%r] gives %r the weight %r; a weight is a number >= 0."
+            % (primary, entry[0], weight))
+    return weight
+
+
+def _replica_weights_setting(settings, replicas):
+    """primary -> the weights of its replicas, in the order of Config.replicas,
+    for the primaries whose entries give at least one weight (others weigh 1)."""
+    raw = getattr(settings, 'MULTIDB_REPLICAS', None) or {}
+    weights = {}
+    for primary in replicas:
+        entries = raw[primary]
+        if isinstance(entries, basestring_types()):
+            continue
+        given, explicit = [], False
+        for entry in entries:
+            if isinstance(entry, (list, tuple)):
+                given.append(_replica_weight(primary, entry))
+                explicit = True
+            else:
+                given.append(1)
+        if explicit:
+            weights[primary] = tuple(given)
+    return weights
+
+
+BALANCE_MODES = ('round_robin', 'weighted')
+
+
+def _replica_balance_setting(settings, weights):
+    """MULTIDB_REPLICA_BALANCE, or None: weighted where weights are given,
+    round robin elsewhere."""
+    mode = getattr(settings, 'MULTIDB_REPLICA_BALANCE', None)
+    if mode is not None and mode not in BALANCE_MODES:
+        raise ImproperlyConfigured(
+            "MULTIDB_REPLICA_BALANCE is %r; use %s (or leave it out)."
+            % (mode, ' or '.join([repr(m) for m in BALANCE_MODES])))
+    return mode
+
+
+DEFAULT_REPLICA_CONNECT_TIMEOUT = 2
+
+
+def _replica_connect_timeouts(settings, databases, replicas):
+    """MySQL replicas get OPTIONS['connect_timeout'] (MULTIDB_REPLICA_CONNECT_TIMEOUT,
+    default 2 s) unless their OPTIONS set one: a replica that does not answer
+    costs seconds, not minutes."""
+    timeout = getattr(settings, 'MULTIDB_REPLICA_CONNECT_TIMEOUT', None)
+    if timeout is None:
+        timeout = DEFAULT_REPLICA_CONNECT_TIMEOUT
+    if not timeout:
+        return
+    for names in replicas.values():
+        for name in names:
+            db = databases[name]
+            if db.vendor == 'mysql' and 'connect_timeout' not in db.options:
+                db.options['connect_timeout'] = int(timeout)

@@ -34,12 +34,8 @@ def bound_view(queryset, alias, force=False):
     matters for querysets shared between threads.
     """
     conn = queryset.query.connection
-    if not force:
-        if conn.__class__ is QueryConnection:
-            if conn.__dict__['alias'] == alias and not conn.__dict__['readonly']:
-                return queryset
-        elif conn.__dict__.get('djpatch_alias') == alias:
-            return queryset
+    if not force and conn.__dict__.get('djpatch_alias') == alias:
+        return queryset
     query = queryset.query
     bound_query = query.__class__.__new__(query.__class__)
     bound_query.__dict__.update(query.__dict__)

@@ -200,3 +200,127 @@ def clear():
             conn.commit()
         finally:
             conn.close()
+
+
+# -- the replication set of tests/test_replicas.py -------------------------------
+#
+# 'rprimary' and its replicas 'rrep1', 'rrep2'.  mysql mode: three MariaDB
+# servers of their own, the primary with a binary log, the replicas
+# replicating it (CHANGE MASTER TO ...; START SLAVE).  sqlite mode: three
+# SQLite files, no replication.  Only test_replicas adds these aliases to the
+# settings, for the length of its module.
+
+REPL_PRIMARY = 'rprimary'
+REPL_REPLICAS = ('rrep1', 'rrep2')
+REPL_ALIASES = (REPL_PRIMARY,) + REPL_REPLICAS
+REPL_DB = 'djp_repl'
+REPL_TABLES = ('replapp_reading', 'replapp_whoami')
+REPL_MODELS = {'replapp.Reading': REPL_PRIMARY, 'replapp.Whoami': REPL_PRIMARY}
+repl_servers = {}       # alias -> MariaDBServer (mysql mode)
+
+
+def start_replication_set():
+    """Start the servers (mysql) or files (sqlite) and fill DATABASES for
+    REPL_ALIASES; tables are made by create_replication_tables()."""
+    if BACKEND != 'mysql':
+        for alias in REPL_ALIASES:
+            DATABASES[alias] = {'ENGINE': 'sqlite3', 'NAME': os.path.join(_tmpdir, alias + '.db')}
+        return
+    from mariadb_server import MariaDBServer
+    servers = [MariaDBServer(server_id=10 + index, log_bin=(index == 0))
+               for index in range(len(REPL_ALIASES))]
+    _servers.extend(servers)
+    # One at a time, from this thread: parallel mariadb-install-db runs collide
+    # in /tmp, and a server dies with the thread that started it (PDEATHSIG).
+    for server in servers:
+        server.start()
+    primary, replicas = servers[0], servers[1:]
+    primary.execute(["CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'",
+                     "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'"])
+    status = primary.execute('SHOW MASTER STATUS')[0]
+    for replica in replicas:
+        replica.execute([
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', "
+            "MASTER_PASSWORD='repl-pw', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, "
+            "MASTER_CONNECT_RETRY=1" % (primary.port, status[0], int(status[1])),
+            'START SLAVE'])
+    # Made on the primary only: the user and database reach the replicas by replication.
+    primary.create_user(USER, PASSWORD)
+    primary.create_database(REPL_DB)
+    for alias, server in zip(REPL_ALIASES, servers):
+        repl_servers[alias] = server
+        DATABASES[alias] = {
+            'ENGINE': 'django.db.backends.mysql', 'NAME': REPL_DB,
+            'USER': USER, 'PASSWORD': PASSWORD, 'HOST': server.host, 'PORT': server.port,
+        }
+    wait_for_replicas()
+
+
+def create_replication_tables():
+    """The replapp tables on rprimary, by what syncdb --database=rprimary runs
+    (replapp is not in INSTALLED_APPS; replicated to the replicas in mysql
+    mode), then each server's own Whoami row, written directly, not replicated."""
+    from django.db.models import get_models
+    from djpatch_multidb import syncdb
+    import replapp.models
+    models = get_models(replapp.models)
+    syncdb.create_tables(REPL_PRIMARY, verbosity=0, models=models)
+    if BACKEND == 'mysql':
+        wait_for_replicas()
+    else:
+        for alias in REPL_REPLICAS:
+            syncdb.create_tables(alias, verbosity=0, models=models)
+    for alias in REPL_ALIASES:
+        if BACKEND == 'mysql':
+            repl_servers[alias].execute(['SET sql_log_bin = 0',
+                                         "INSERT INTO replapp_whoami (name) VALUES ('%s')" % alias],
+                                        db=REPL_DB)
+        else:
+            execute(alias, 'INSERT INTO replapp_whoami (name) VALUES (?)', (alias,))
+
+
+def wait_for_replicas(timeout=30):
+    """mysql: until every running replica has applied all the primary wrote."""
+    if BACKEND != 'mysql':
+        return
+    import time
+    target = repl_servers[REPL_PRIMARY].execute('SELECT @@gtid_binlog_pos')[0][0]
+    for alias in REPL_REPLICAS:
+        server = repl_servers[alias]
+        deadline = time.time() + timeout
+        while server.execute("SELECT MASTER_GTID_WAIT('%s', 1)" % target)[0][0] != 0:
+            if time.time() > deadline:
+                raise RuntimeError('replica %s did not catch up within %ss: %r' % (
+                    alias, timeout, server.execute('SHOW SLAVE STATUS')))
+
+
+def repair_replication():
+    """Every replica running and replicating again, caught up."""
+    if BACKEND != 'mysql':
+        return
+    for alias in REPL_REPLICAS:
+        server = repl_servers[alias]
+        if not server.is_running():
+            server.start()
+        server.execute('START SLAVE')
+    wait_for_replicas()
+
+
+def clear_replication_set():
+    """Empty replapp_reading everywhere (through the primary in mysql mode)."""
+    if BACKEND == 'mysql':
+        execute(REPL_PRIMARY, 'DELETE FROM replapp_reading')
+        wait_for_replicas()
+    else:
+        for alias in REPL_ALIASES:
+            execute(alias, 'DELETE FROM replapp_reading')
+
+
+def stop_replication_set():
+    for alias in REPL_ALIASES:
+        DATABASES.pop(alias, None)
+        server = repl_servers.pop(alias, None)
+        if server is not None:
+            server.destroy()
+            if server in _servers:
+                _servers.remove(server)
