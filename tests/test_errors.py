@@ -89,6 +89,42 @@ class Passwords(DatabaseTest):
             self.assertFalse(harness.PASSWORD in text, text)
 
 
+class PasswordsEverywhere(DatabaseTest):
+    """A recognisable password, configured on 'unreachable' (and on every
+    MariaDB alias in the mysql run), shows up in no message, log line or repr."""
+
+    def test_no_message_log_line_or_repr_contains_the_password(self):
+        import logging
+        from StringIO import StringIO
+        from djpatch_multidb import ReadOnlyError, config, replicas, status
+        seen = []
+        log = StringIO()
+        handler = logging.StreamHandler(log)
+        logging.getLogger('djpatch_multidb').addHandler(handler)
+        try:
+            with using('unreachable'):
+                seen.append(error_text(lambda: connection.cursor())[1])
+            replicas.mark_down('unreachable', Exception('test'))
+            replicas.reset()
+            seen.append(error_text(using, 'nope')[1])
+            with readonly():
+                seen.append(error_text(Author.objects.create, name='x')[1])
+            out = StringIO()
+            status.report(counts=False, out=out)
+            seen.append(out.getvalue())
+        finally:
+            logging.getLogger('djpatch_multidb').removeHandler(handler)
+        seen.append(log.getvalue())
+        cfg = config.current()
+        for alias in cfg.aliases:
+            seen.append(repr(cfg.databases[alias]))
+            seen.append(repr(connections[alias].__dict__))
+            seen.append(repr(getattr(connections[alias], 'settings_dict', None)))
+        self.assertTrue('unreachable' in log.getvalue(), log.getvalue())
+        for text in seen:
+            self.assertFalse(harness.PASSWORD in text, text)
+
+
 class FakeSettings(object):
     def __init__(self, **values):
         self.__dict__.update(values)
