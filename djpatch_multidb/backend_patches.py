@@ -1,7 +1,7 @@
 """Replacements at the connection level: opening a cursor, and the request signals."""
 import sys
 
-from djpatch_multidb import config, replicas, versions
+from djpatch_multidb import config, replicas, versions, xa
 from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 
@@ -69,6 +69,8 @@ class CountingCursor(object):
         self.alias = alias
 
     def execute(self, sql, params=()):
+        if self.alias not in connections.written():
+            xa.before_statement(self.cursor, self.alias, self.alias in connections.pending())
         connections.mark_pending(self.alias, sql)
         try:
             return self.cursor.execute(sql, params)
@@ -76,6 +78,8 @@ class CountingCursor(object):
             _connection_failed(self.wrapper, self.alias)
 
     def executemany(self, sql, param_list):
+        if self.alias not in connections.written():
+            xa.before_statement(self.cursor, self.alias, self.alias in connections.pending())
         connections.mark_pending(self.alias, sql)
         try:
             return self.cursor.executemany(sql, param_list)

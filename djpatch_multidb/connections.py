@@ -8,7 +8,7 @@ the last one, in the order they were used.
 import sys
 import threading
 
-from djpatch_multidb import config, versions
+from djpatch_multidb import config, versions, xa
 from djpatch_multidb.compat import import_module, reraise
 from djpatch_multidb.errors import CommitError
 
@@ -174,6 +174,11 @@ class ConnectionHandler(object):
         """
         remaining = self.open_aliases()
         broken = self._reset_transaction()
+        if xa.branches() and not broken:
+            xa_aliases = [alias for alias, xid in xa.branches()]
+            return xa.commit(self, [a for a in remaining if a not in xa_aliases])
+        if broken:
+            xa.rollback(self)
         committed = []
         if broken:
             remaining = broken + [a for a in remaining if a not in broken]
@@ -196,7 +201,10 @@ class ConnectionHandler(object):
         """Roll back every connection this thread has open."""
         aliases = self.open_aliases()
         broken = self._reset_transaction()
-        return self._rollback([a for a in aliases if a not in broken], swallow)
+        xa_aliases = [alias for alias, xid in xa.branches()]
+        xa.rollback(self)
+        return self._rollback([a for a in aliases if a not in broken and a not in xa_aliases],
+                              swallow)
 
     def _reset_transaction(self):
         """Start afresh: nothing pending; broken aliases' dead connections are

@@ -12,7 +12,10 @@ which survives ``Query.clone()`` because Django copies ``connection``.
 ``_commit()`` and ``_rollback()`` reach every connection this thread has
 pending work on; everything else goes to the selected connection.
 """
+import sys
+
 from djpatch_multidb import routing, selector
+from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 
 
@@ -79,7 +82,19 @@ class TransactionConnection(ConnectionProxy):
     """django.db.transaction.connection: commit and roll back every pending alias."""
 
     def _commit(self):
-        connections.commit_pending()
+        try:
+            connections.commit_pending()
+        except Exception:
+            # The transaction is over either way (what did not commit was rolled
+            # back): clean, so that Django 1.0's commit_on_success lets this
+            # error through instead of a TransactionManagementError.
+            from django.db import transaction
+            error = sys.exc_info()
+            try:
+                transaction.set_clean()
+            except transaction.TransactionManagementError:
+                pass  # not under transaction management: nothing to mark
+            reraise(*error)
 
     def _rollback(self):
         connections.rollback_pending()
