@@ -261,3 +261,29 @@ class ForeignKeysAcrossDatabases(DatabaseTest):
         Post.objects.create(account=other, title='kept')
         Account.objects.shard_for(self.account.id).get(pk=self.account.id).delete()
         self.assertEqual(harness.column('blogdb', 'testapp_post', 'title'), ['kept'])
+
+
+class KeysNeverReachSQL(DatabaseTest):
+
+    def test_a_shard_key_from_request_data_only_picks_the_shard(self):
+        from django.conf import settings
+        from djpatch_multidb import config
+        saved = settings.MULTIDB_SHARDS
+        evil = "7'; DROP TABLE testapp_profile; --"
+        settings.MULTIDB_SHARDS = {'users': {'SHARDS': harness.SHARDS, 'KEY': 'crc32'}}
+        settings.DEBUG = True
+        config.reload()
+        try:
+            with using_shard_for(evil):
+                Profile.objects.create(user_id=1, nick='keyed')
+            self.assertEqual(Profile.objects.shard_for(evil).count(), 1)
+            logged = []
+            for alias in harness.SHARDS:
+                logged.extend([q['sql'] for q in connections[alias].queries])
+            self.assertTrue(logged)
+            self.assertFalse([sql for sql in logged if 'DROP' in sql or evil in sql], logged)
+            self.assertOnlyOn('testapp_profile', 'nick', 'keyed', 'shard%d' % crc32(evil, 4))
+        finally:
+            settings.MULTIDB_SHARDS = saved
+            settings.DEBUG = False
+            config.reload()
