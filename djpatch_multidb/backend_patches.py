@@ -3,7 +3,7 @@ import sys
 
 from djpatch_multidb import config, replicas, versions, xa
 from djpatch_multidb.compat import reraise
-from djpatch_multidb.connections import connections
+from djpatch_multidb.connections import connections, drop
 
 
 def make_cursor(original):
@@ -106,10 +106,7 @@ def _connection_failed(wrapper, alias):
             connections.mark_broken(alias)
         else:
             connections.forget(alias)
-            try:
-                wrapper.close()
-            except Exception:
-                wrapper.connection = None
+            drop(wrapper)
     reraise(type(error), error, tb)
 
 

@@ -213,10 +213,7 @@ class ConnectionHandler(object):
         for alias in broken:
             wrapper = self._local.wrappers.get(alias)
             if wrapper is not None:
-                try:
-                    wrapper.close()
-                except Exception:
-                    wrapper.connection = None
+                drop(wrapper)
         self._local.pending = []
         self._local.written = {}
         self._local.broken = {}
@@ -246,10 +243,7 @@ class ConnectionHandler(object):
         """Close this thread's connections (at the end of a request)."""
         self._wrappers()
         for alias, wrapper in self.opened():
-            try:
-                wrapper.close()
-            except Exception:
-                wrapper.connection = None
+            drop(wrapper)
         self._local.pending = []
         self._local.written = {}
         self._local.broken = {}
@@ -257,6 +251,14 @@ class ConnectionHandler(object):
     def reset_queries(self):
         for alias, wrapper in self.opened():
             wrapper.queries = []
+
+
+def drop(wrapper):
+    """Close a wrapper's connection; a dead one that cannot even close is let go."""
+    try:
+        wrapper.close()
+    except Exception:
+        wrapper.connection = None
 
 
 connections = ConnectionHandler()

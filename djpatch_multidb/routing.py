@@ -41,17 +41,12 @@ def placed_alias(cfg, model, write, instance=None):
     if place is not None and place[0] == 'alias':
         return place[1]
     if cfg.router_paths:
-        method = write and 'db_for_write' or 'db_for_read'
         hints = {}
         if instance is not None:
             hints['instance'] = instance
-        for router in cfg.routers:
-            chooser = getattr(router, method, None)
-            if chooser is None:
-                continue
-            chosen = chooser(model, **hints)
-            if chosen:
-                return cfg.check_alias(chosen)
+        chosen = ask_routers(cfg, write and 'db_for_write' or 'db_for_read', model, **hints)
+        if chosen:
+            return cfg.check_alias(chosen)
     if place is not None:
         if instance is not None and place[1] in cfg.shard_keys:
             return cfg.shard_alias(place[1], shard_of_instance(cfg, place[1], model, instance))
@@ -87,6 +82,18 @@ def shard_of_instance(cfg, group, model, instance):
     return shard_number(cfg, group, key)
 
 
+def ask_routers(cfg, method, *args, **kwargs):
+    """The first answer other than None of DATABASE_ROUTERS' ``method``
+    (the routers that have it, in order); None if none answers."""
+    for router in cfg.routers:
+        ask = getattr(router, method, None)
+        if ask is not None:
+            answer = ask(*args, **kwargs)
+            if answer is not None:
+                return answer
+    return None
+
+
 def raw_alias():
     """The alias django.db.connection stands for in this thread now."""
     alias = selector.raw_alias()
@@ -99,16 +106,3 @@ def same_place(model_a, model_b):
     """Whether two models live in the same database or shard group."""
     cfg = config.current()
     return cfg.placement(model_a) == cfg.placement(model_b)
-
-
-def allow_relation(obj_a, obj_b):
-    """Whether two instances may be related (same database), routers first."""
-    cfg = config.current()
-    for router in cfg.routers:
-        method = getattr(router, 'allow_relation', None)
-        if method is not None:
-            allowed = method(obj_a, obj_b)
-            if allowed is not None:
-                return allowed
-    db_a, db_b = instance_db(obj_a), instance_db(obj_b)
-    return db_a is None or db_b is None or db_a == db_b

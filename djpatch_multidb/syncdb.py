@@ -1,12 +1,13 @@
 """Tables per database: each alias gets the tables of the models that live there.
 
 A model lives on the alias MULTIDB_MODELS names, on every shard of its group,
-or on 'default'; a router's allow_syncdb(db, model) has the first word.
-Replicas get no tables of their own: replication fills them.
+or on 'default'.
+A router's allow_syncdb(db, model) (or allow_migrate, the later name) has the
+first word.  Replicas get no tables of their own: replication fills them.
 """
 from django.core.management.color import no_style
 
-from djpatch_multidb import config, selector
+from djpatch_multidb import config, routing, selector
 
 
 def is_replica(alias):
@@ -20,12 +21,10 @@ def is_replica(alias):
 def belongs(model, alias):
     """Whether ``model``'s table belongs on ``alias``."""
     cfg = config.current()
-    for router in cfg.routers:
-        allow = getattr(router, 'allow_syncdb', None)
-        if allow is not None:
-            answer = allow(alias, model)
-            if answer is not None:
-                return answer
+    for method in ('allow_syncdb', 'allow_migrate'):  # Django 1.2's name, and the later one
+        answer = routing.ask_routers(cfg, method, alias, model)
+        if answer is not None:
+            return answer
     place = cfg.placement(model)
     if place is None:
         return alias == 'default'

@@ -108,10 +108,8 @@ def commit(connections, others):
             committed.append(alias)
         except Exception:
             failed.append((alias, sys.exc_info()[1]))
-            try:
-                connections[alias].close()
-            except Exception:
-                connections[alias].connection = None
+            from djpatch_multidb.connections import drop
+            drop(connections[alias])
     if not failed:
         _forget(connections, open_branches[0][0], open_branches[0][1][0])
     for alias in others:
