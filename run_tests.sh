@@ -58,33 +58,30 @@ for backend in sqlite mysql; do
     fi
 done
 
-# The demo's own check: the legacy_site pages over HTTP, every row on its shard.
-if [ $# -eq 0 ]; then
-    for mode in "" --mysql; do
-        echo "run_tests.sh: ./run_demo.sh --check $mode"
-        if "$PYTHON" legacy_site/demo.py --check --users 500 $mode > "$log" 2>&1; then
-            tail -n 1 "$log"
-            passed=$((passed + 1))
-        else
-            cat "$log"
-            failed=$((failed + 1))
-            status=1
-        fi
-    done
-fi
-
-# A very short run of the benchmarks, so that they cannot rot (it asserts
-# nothing about time).  It builds its own Django 1.11 virtualenv on first use;
-# skipped with DJANGO_SRC, whose tree would shadow that Django.
-if [ $# -eq 0 ] && [ -z "${DJANGO_SRC:-}" ]; then
-    echo "run_tests.sh: bench/run.sh --smoke"
-    if bench/run.sh --smoke > "$log" 2>&1; then
+# check NAME COMMAND...: one more check counted as a test; its output is shown
+# only when it fails.
+check() {
+    echo "run_tests.sh: $1"
+    shift
+    if "$@" > "$log" 2>&1; then
         tail -n 1 "$log"
         passed=$((passed + 1))
     else
         cat "$log"
         failed=$((failed + 1))
         status=1
+    fi
+}
+
+if [ $# -eq 0 ]; then
+    # The demo's own check: the legacy_site pages over HTTP, every row on its shard.
+    check "./run_demo.sh --check" "$PYTHON" legacy_site/demo.py --check --users 500
+    check "./run_demo.sh --check --mysql" "$PYTHON" legacy_site/demo.py --check --users 500 --mysql
+    # A very short run of the benchmarks, so that they cannot rot (it asserts
+    # nothing about time).  It builds its own Django 1.11 virtualenv on first
+    # use; skipped with DJANGO_SRC, whose tree would shadow that Django.
+    if [ -z "${DJANGO_SRC:-}" ]; then
+        check "bench/run.sh --smoke" bench/run.sh --smoke
     fi
 fi
 
