@@ -160,3 +160,17 @@ def make_sqlite_close(original):
     close.djpatch_original = original
     close.__doc__ = original.__doc__
     return close
+
+
+def make_on_cache_alias(original):
+    """The database cache backend's raw SQL runs on the alias holding the cache
+    table (MULTIDB_CACHE_ALIAS, default 'default'), whatever block is open."""
+    def method(self, *args, **kwargs):
+        from django.conf import settings
+        from djpatch_multidb import selector
+        alias = getattr(settings, 'MULTIDB_CACHE_ALIAS', None) or 'default'
+        return selector.run_in(alias, frozenset(), original, self, *args, **kwargs)
+    method.__name__ = original.__name__
+    method.__doc__ = original.__doc__
+    method.djpatch_original = original
+    return method

@@ -16,6 +16,7 @@ V1_0 = ((1, 0),)
 V1_1 = ((1, 1),)
 GENERIC = 'django.contrib.contenttypes.generic'
 COMMANDS = 'django.core.management.commands.'
+DB_CACHE = 'django.core.cache.backends.db'
 
 
 def _is(value):
@@ -54,6 +55,11 @@ REGISTRY = [
     Patch('django.db.backends.postgresql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
     Patch('django.db.backends.sqlite3.base', 'close', backend.make_sqlite_close,
           owner='DatabaseWrapper', versions=V1_0),
+    # The database cache backend keeps to its own table's alias.
+    Patch(DB_CACHE, 'get', backend.make_on_cache_alias, owner='CacheClass'),
+    Patch(DB_CACHE, '_base_set', backend.make_on_cache_alias, owner='CacheClass'),
+    Patch(DB_CACHE, 'delete', backend.make_on_cache_alias, owner='CacheClass'),
+    Patch(DB_CACHE, 'has_key', backend.make_on_cache_alias, owner='CacheClass'),
     # The test runner creates and destroys a test database for every alias.
     Patch('django.db.backends.creation', 'create_test_db', testdb.make_create_test_db,
           owner='BaseDatabaseCreation'),

@@ -39,3 +39,19 @@ class RequestSignals(DatabaseTest):
         signals.got_request_exception.send(sender=None)
         signals.request_finished.send(sender=None)
         self.assertEqual(harness.where_is('testapp_author', 'name', 'half'), [])
+
+
+class DatabaseCache(DatabaseTest):
+
+    def test_the_database_cache_keeps_to_default_inside_a_shard_block(self):
+        from django.core.cache import get_cache
+        from django.core.management import call_command
+        from djpatch_multidb import using_shard
+        harness.execute('default', 'DROP TABLE IF EXISTS djp_cache')
+        call_command('createcachetable', 'djp_cache')
+        cache = get_cache('db://djp_cache')
+        cache.set('where', 'outside')
+        with using_shard(1):
+            self.assertEqual(cache.get('where'), 'outside')
+            cache.set('inside', 'yes')
+        self.assertEqual(len(harness.rows('default', 'djp_cache', 'cache_key', 'cache_key')), 2)
