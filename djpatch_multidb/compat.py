@@ -5,11 +5,13 @@ PY3 = sys.version_info[0] >= 3
 
 if PY3:
     string_types = (str,)
+    ask = input
 
     def reraise(exc_type, value, traceback):
         raise value.with_traceback(traceback)
 else:
     string_types = (basestring,)
+    ask = raw_input
     exec("def reraise(exc_type, value, traceback):\n"
          "    raise exc_type, value, traceback\n")
 

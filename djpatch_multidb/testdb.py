@@ -15,6 +15,7 @@ import sys
 from django.conf import settings
 
 from djpatch_multidb import config, syncdb
+from djpatch_multidb.compat import ask
 from djpatch_multidb.connections import connections
 
 TEST_PREFIX = 'test_'
@@ -137,7 +138,7 @@ def _destroy(alias, db, name):
 
 
 def _confirm(name):
-    answer = raw_input("Type 'yes' if you would like to try deleting the test database %r, "
+    answer = ask("Type 'yes' if you would like to try deleting the test database %r, "
                        "or 'no' to cancel: " % name)
     return answer == 'yes'
 
