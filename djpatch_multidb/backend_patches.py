@@ -32,7 +32,7 @@ def make_cursor(original):
             error_type, error, tb = sys.exc_info()
             reraise(error_type, _naming_alias(error, alias), tb)
         if before is not None and self.connection is not before and registered \
-                and alias in connections.written():
+                and connections.has_written(alias):
             connections.forget(alias)
             _raise_lost(self, alias)
         if registered:
@@ -69,8 +69,8 @@ class CountingCursor(object):
         self.alias = alias
 
     def execute(self, sql, params=()):
-        if self.alias not in connections.written():
-            xa.before_statement(self.cursor, self.alias, self.alias in connections.pending())
+        if not connections.has_written(self.alias):
+            xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
         connections.mark_pending(self.alias, sql)
         try:
             return self.cursor.execute(sql, params)
@@ -78,8 +78,8 @@ class CountingCursor(object):
             _connection_failed(self.wrapper, self.alias)
 
     def executemany(self, sql, param_list):
-        if self.alias not in connections.written():
-            xa.before_statement(self.cursor, self.alias, self.alias in connections.pending())
+        if not connections.has_written(self.alias):
+            xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
         connections.mark_pending(self.alias, sql)
         try:
             return self.cursor.executemany(sql, param_list)
@@ -102,7 +102,7 @@ def _connection_failed(wrapper, alias):
     from djpatch_multidb import replicas
     if replicas.is_connection_error(error):
         error = _naming_alias(error, alias)
-        if alias in connections.written():
+        if connections.has_written(alias):
             connections.mark_broken(alias)
         else:
             connections.forget(alias)

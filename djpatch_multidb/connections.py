@@ -146,6 +146,13 @@ class ConnectionHandler(object):
         self._wrappers()
         return list(self._local.pending)
 
+    def has_written(self, alias):
+        """Whether ``alias`` ran a statement other than SELECT since the last commit."""
+        return alias in self._local.written
+
+    def has_pending(self, alias):
+        return alias in self._local.pending
+
     def written(self):
         """Aliases that ran a statement other than SELECT since the last commit."""
         self._wrappers()
