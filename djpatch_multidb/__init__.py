@@ -1,4 +1,5 @@
-"""djpatch_multidb: several databases, replicas and shards for Django 1.0 and 1.1.
+"""djpatch_multidb: several databases, replicas and shards for Django 1.0 and 1.1,
+and the same calls on Django's own multiple databases from 1.2 on.
 
 In settings.py::
 
@@ -17,12 +18,14 @@ from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, CrossDa
 from djpatch_multidb.installation import install, is_installed, uninstall
 from djpatch_multidb.selector import readonly, using, using_shard, using_shard_for
 from djpatch_multidb.connections import connections
+from djpatch_multidb.proxy import connection
 from djpatch_multidb.replicas import use_primary
+from djpatch_multidb.transactions import atomic
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'using_shard_for',
-           'readonly', 'use_primary', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
+           'readonly', 'use_primary', 'atomic', 'connection', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
            'ConnectionDoesNotExist', 'ReadOnlyError', 'ShardNotSelected', 'ShardKeyError',
            'ShardQueryError', 'CrossDatabaseQuery', 'CommitError']
 

@@ -21,11 +21,13 @@ import threading
 
 from django.core.exceptions import ImproperlyConfigured
 
-from djpatch_multidb import config, selector
+from djpatch_multidb import config, selector, versions
 from djpatch_multidb.compat import reraise, string_types
 from djpatch_multidb.connections import connections
 from djpatch_multidb.errors import ShardQueryError, model_label
 from djpatch_multidb.proxy import QueryConnection, query_route
+
+NATIVE = versions.is_native()
 
 DEFAULT_THREADS = 8
 
@@ -99,6 +101,13 @@ class AllShards(object):
 
     def _on(self, alias):
         """The queryset on one shard (replica reads kept when readonly)."""
+        if NATIVE:
+            if getattr(self.queryset, '_multidb_readonly', False) or selector.is_readonly():
+                from djpatch_multidb import replicas
+                clone = self.queryset.using(replicas.for_read(alias))
+                clone._multidb_readonly = True
+                return clone
+            return self.queryset.using(alias)
         readonly = query_route(self.queryset.query)[1] or selector.is_readonly()
         clone = self.queryset._clone()
         clone.query.connection = QueryConnection(alias, readonly)
@@ -119,6 +128,9 @@ class AllShards(object):
         return self._run_parallel(function, aliases)
 
     def _must_stay_in_thread(self):
+        if NATIVE:
+            from djpatch_multidb.native import in_transaction
+            return in_transaction()
         from django.db import transaction
         if transaction.is_managed():
             return True
@@ -164,7 +176,9 @@ class AllShards(object):
             thread.join()
         for index, alias in enumerate(aliases):
             if logged[index]:  # DEBUG: the caller's connection log shows the workers' queries
-                connections[alias].queries.extend(logged[index])
+                wrapper = connections[alias]
+                log = getattr(wrapper, 'queries_log', None)   # Django 1.8 on: queries is a copy
+                (wrapper.queries if log is None else log).extend(logged[index])
         if failures:
             first = min(failures)
             error = failures[first]
@@ -303,14 +317,16 @@ class AllShards(object):
             if kind not in ('Count', 'Sum', 'Min', 'Max', 'Avg'):
                 raise ImproperlyConfigured(
                     'all_shards().aggregate() combines Count, Sum, Min, Max and Avg, not %s.' % kind)
-            if kind == 'Count' and aggregate.extra.get('distinct'):
+            if kind == 'Count' and (getattr(aggregate, 'distinct', False)
+                                    or getattr(aggregate, 'extra', {}).get('distinct')):
                 raise ImproperlyConfigured(
                     'all_shards().aggregate() cannot combine Count(distinct=True): the same '
                     'value may be counted on several shards.')
             if kind == 'Avg':
                 from django.db.models import Count, Sum
-                per_shard_args[name + '__sum'] = Sum(aggregate.lookup)
-                per_shard_args[name + '__count'] = Count(aggregate.lookup)
+                lookup = _aggregated_field(aggregate)
+                per_shard_args[name + '__sum'] = Sum(lookup)
+                per_shard_args[name + '__count'] = Count(lookup)
             else:
                 per_shard_args[name] = aggregate
         answers = self._run(lambda queryset: queryset.aggregate(**per_shard_args))
@@ -339,6 +355,14 @@ class AllShards(object):
     def _refuse_sliced(self, operation):
         if self.low is not None or self.high is not None:
             raise TypeError('Cannot %s() an all_shards() query once it has been sliced.' % operation)
+
+
+def _aggregated_field(aggregate):
+    """The field name an aggregate reads (Django 1.8 made aggregates expressions)."""
+    lookup = getattr(aggregate, 'lookup', None)
+    if lookup is None:
+        lookup = aggregate.get_source_expressions()[0].name
+    return lookup
 
 
 def _field(meta, name):

@@ -176,7 +176,9 @@ class Config(object):
         self.replica_weights = _replica_weights_setting(settings, self.replicas)
         self.replica_balance = _replica_balance_setting(settings, self.replica_weights)
         _replica_connect_timeouts(settings, self.databases, self.replicas)
-        self.router_paths = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
+        from djpatch_multidb.native import ROUTER_PATH
+        self.router_paths = [r for r in getattr(settings, 'DATABASE_ROUTERS', None) or []
+                             if r != ROUTER_PATH and type(r).__name__ != 'MultiDBRouter']
         self._routers = None
         self._placements = {}
         self._shard_aliases = {}
@@ -242,8 +244,14 @@ class Config(object):
         except KeyError:
             pass
         concrete = model
-        while getattr(concrete._meta, 'proxy_for_model', None) is not None:
-            concrete = concrete._meta.proxy_for_model  # proxy and deferred (only()) classes
+        while True:
+            meta = concrete._meta
+            if getattr(meta, 'proxy_for_model', None) is not None:
+                concrete = meta.proxy_for_model  # proxy and deferred (only()) classes
+            elif getattr(meta, 'auto_created', False) not in (False, True, None):
+                concrete = meta.auto_created     # a many-to-many table lives with its model
+            else:
+                break
         meta = concrete._meta
         label = ('%s.%s' % (meta.app_label, meta.object_name)).lower()
         place = self.models.get(label)
@@ -293,16 +301,29 @@ def import_object(path, setting):
         raise ImproperlyConfigured("%s names %r, which cannot be imported: %s" % (setting, path, e))
 
 
+def legacy_databases(settings):
+    """{'default': ...} from Django 1.0's DATABASE_* settings."""
+    entry = {}
+    for key, legacy in LEGACY_KEYS:
+        entry[key] = getattr(settings, legacy, '')
+    entry['ENGINE'] = entry['ENGINE'] or 'dummy'
+    if entry['ENGINE'] == 'dummy' and not entry['NAME']:
+        entry['NAME'] = 'dummy'
+    return {'default': entry}
+
+
 def _databases_setting(settings):
     databases = getattr(settings, 'DATABASES', None)
     if databases is None:
-        entry = {}
-        for key, legacy in LEGACY_KEYS:
-            entry[key] = getattr(settings, legacy, '')
-        entry['ENGINE'] = entry['ENGINE'] or 'dummy'
-        if entry['ENGINE'] == 'dummy' and not entry['NAME']:
-            entry['NAME'] = 'dummy'
-        return {'default': entry}
+        return legacy_databases(settings)
+    from djpatch_multidb import versions
+    return check_databases(databases, strict=not versions.is_native())
+
+
+def check_databases(databases, strict=True):
+    """Raise ImproperlyConfigured for a DATABASES setting that cannot work.
+    ``strict``: only the keys Django 1.0/1.1 entries may have (Django 1.2 and
+    later add keys of their own, which they check themselves)."""
     if not isinstance(databases, dict):
         raise ImproperlyConfigured(
             "DATABASES must be a dict of alias -> settings, not %s." % type(databases).__name__)
@@ -317,12 +338,12 @@ def _databases_setting(settings):
             raise ImproperlyConfigured(
                 "DATABASES[%r] must be a dict, not %s." % (alias, type(entry).__name__))
         unknown = sorted([k for k in entry if k not in ACCEPTED_KEYS])
-        if unknown:
+        if unknown and strict:
             raise ImproperlyConfigured(
                 "DATABASES[%r] has unknown key(s) %s; accepted keys are %s."
                 % (alias, ', '.join([repr(k) for k in unknown]), ', '.join(ACCEPTED_KEYS)))
         for key in ('ENGINE', 'NAME'):
-            if not entry.get(key):
+            if not entry.get(key) and not (key == 'NAME' and 'dummy' in str(entry.get('ENGINE'))):
                 raise ImproperlyConfigured(
                     "DATABASES[%r] is missing %r, which every alias needs." % (alias, key))
         backend_module_name(alias, entry['ENGINE'])
@@ -474,9 +495,7 @@ def _replica_connect_timeouts(settings, databases, replicas):
     """MySQL replicas get OPTIONS['connect_timeout'] (MULTIDB_REPLICA_CONNECT_TIMEOUT,
     default 2 s) unless their OPTIONS set one: a replica that does not answer
     costs seconds, not minutes."""
-    timeout = getattr(settings, 'MULTIDB_REPLICA_CONNECT_TIMEOUT', None)
-    if timeout is None:
-        timeout = DEFAULT_REPLICA_CONNECT_TIMEOUT
+    timeout = replica_connect_timeout(settings)
     if not timeout:
         return
     for names in replicas.values():
@@ -484,3 +503,10 @@ def _replica_connect_timeouts(settings, databases, replicas):
             db = databases[name]
             if db.vendor == 'mysql' and 'connect_timeout' not in db.options:
                 db.options['connect_timeout'] = int(timeout)
+
+
+def replica_connect_timeout(settings):
+    timeout = getattr(settings, 'MULTIDB_REPLICA_CONNECT_TIMEOUT', None)
+    if timeout is None:
+        timeout = DEFAULT_REPLICA_CONNECT_TIMEOUT
+    return timeout

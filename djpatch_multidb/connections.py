@@ -268,4 +268,8 @@ def drop(wrapper):
         wrapper.connection = None
 
 
-connections = ConnectionHandler()
+if versions.is_native():
+    from djpatch_multidb.native import NativeConnections
+    connections = NativeConnections()
+else:
+    connections = ConnectionHandler()

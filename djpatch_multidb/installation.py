@@ -8,7 +8,9 @@ _patcher = None
 
 
 def install():
-    """Patch Django for multiple databases.  Idempotent.
+    """Patch Django 1.0/1.1 for multiple databases; on Django 1.2 and later,
+    route through Django's own (router.MultiDBRouter first in DATABASE_ROUTERS).
+    Idempotent.
 
     Reads no setting and opens no connection: the configuration is read at
     the first database use, and modules not imported yet are patched when
@@ -22,10 +24,14 @@ def install():
         if _patcher is not None:
             return
         from djpatch_multidb.patcher import Patcher
-        from djpatch_multidb.registry import REGISTRY
-        patcher = Patcher(REGISTRY, versions.django_version())
+        from djpatch_multidb import registry
+        version = versions.django_version()
+        patcher = Patcher(registry.records(version), version)
         patcher.install()
         _patcher = patcher
+        if versions.is_native(version):
+            from djpatch_multidb import native
+            native.settle_if_ready()
     finally:
         _lock.release()
 
@@ -39,6 +45,9 @@ def uninstall():
             raise RuntimeError('djpatch_multidb.uninstall() was called, but install() was not.')
         _patcher.uninstall()
         _patcher = None
+        if versions.is_native():
+            from djpatch_multidb import native
+            native.unsettle()
     finally:
         _lock.release()
 

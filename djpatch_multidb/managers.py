@@ -5,17 +5,38 @@
 
     Profile.objects.shard(2).filter(...)
     Profile.objects.readonly().count()
+
+On Django 1.2 and later these are Django's own ``.using()``: ``shard(n)`` is
+``using(<alias of shard n>)``, ``readonly()`` is ``using(<a replica>)`` with
+writes refused.
 """
 from django.db import models
 from django.db.models.query import QuerySet
 
-from djpatch_multidb import config
-from djpatch_multidb.errors import ImproperlyConfigured, model_label
+from djpatch_multidb import config, versions
+from djpatch_multidb.errors import ImproperlyConfigured, ReadOnlyError, model_label
 from djpatch_multidb.proxy import QueryConnection, query_route
+
+NATIVE = versions.is_native()
+
+
+def _refuse_if_readonly(name):
+    original = getattr(QuerySet, name, None)
+    if original is None:
+        return None
+
+    def method(self, *args, **kwargs):
+        if self._multidb_readonly:
+            raise ReadOnlyError(self.model, self._db, name.lstrip('_'))
+        return original(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    return method
 
 
 class MultiDBQuerySet(QuerySet):
     """A QuerySet that can also be sent to a shard or a replica."""
+    _multidb_readonly = False
 
     def shard(self, number, group=None):
         """This queryset on shard ``number`` of the model's group (or ``group``)."""
@@ -44,26 +65,70 @@ class MultiDBQuerySet(QuerySet):
 
     def readonly(self):
         """This queryset read from a replica of its database; writes raise ReadOnlyError."""
+        if NATIVE:
+            from djpatch_multidb import replicas
+            primary = config.current().primary_for(self.db)
+            alias = primary
+            if not replicas.primary_forced():
+                alias = replicas.for_read(primary)
+            clone = self.using(alias)
+            clone._multidb_readonly = True
+            return clone
         clone = self._clone()
         alias = query_route(self.query)[0]
         clone.query.connection = QueryConnection(alias, True)
         return clone
 
+    def _clone(self, *args, **kwargs):
+        clone = QuerySet._clone(self, *args, **kwargs)
+        clone._multidb_readonly = self._multidb_readonly
+        return clone
+
+    if NATIVE:
+        def create(self, **kwargs):
+            """Django asks the router for the write database before the object
+            exists; a sharded object's shard comes from its key, so the save decides."""
+            if self._multidb_readonly:
+                raise ReadOnlyError(self.model, self._db, 'create')
+            obj = self.model(**kwargs)
+            self._for_write = True
+            obj.save(force_insert=True, using=self._db)
+            return obj
+
+        # A readonly() queryset is on a replica: Django would write there.
+        for _name in ('update', '_update', 'delete', 'get_or_create',
+                      'update_or_create', 'bulk_create', 'bulk_update'):
+            _method = _refuse_if_readonly(_name)
+            if _method is not None:
+                locals()[_name] = _method
+        del _name, _method
+
 
 class MultiDBManager(models.Manager):
     """A manager whose querysets have ``shard()`` and ``readonly()`` too."""
 
-    def get_query_set(self):
-        return MultiDBQuerySet(self.model)
+    def get_queryset(self):
+        if not NATIVE:
+            return MultiDBQuerySet(self.model)
+        # Built inside using()/using_shard(): stays there, as on Django 1.0/1.1.
+        from djpatch_multidb import selector
+        using = self._db
+        if using is None and not selector.is_readonly():
+            using = selector.context_alias(self.model)
+        kwargs = {'using': using}
+        if versions.feature('queryset_hints'):
+            kwargs['hints'] = self._hints
+        return MultiDBQuerySet(self.model, **kwargs)
+    get_query_set = get_queryset   # the name up to Django 1.5
 
     def shard(self, number, group=None):
-        return self.get_query_set().shard(number, group)
+        return self.get_queryset().shard(number, group)
 
     def readonly(self):
-        return self.get_query_set().readonly()
+        return self.get_queryset().readonly()
 
     def shard_for(self, key, group=None):
-        return self.get_query_set().shard_for(key, group)
+        return self.get_queryset().shard_for(key, group)
 
     def all_shards(self, group=None):
-        return self.get_query_set().all_shards(group)
+        return self.get_queryset().all_shards(group)

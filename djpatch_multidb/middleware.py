@@ -87,7 +87,18 @@ def pin_seconds():
 
 
 class PinningMiddleware(object):
-    """Old-style middleware (Django 1.0/1.1): process_request, process_response."""
+    """Middleware in both styles: MIDDLEWARE_CLASSES (process_request,
+    process_response; Django up to 1.11) and MIDDLEWARE (a callable made with
+    get_response; Django 1.10 and later)."""
+
+    def __init__(self, get_response=None):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.process_request(request)
+        if response is None:
+            response = self.get_response(request)
+        return self.process_response(request, response)
 
     def process_request(self, request):
         replicas.in_request()

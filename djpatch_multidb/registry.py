@@ -1,12 +1,17 @@
 """Every patch djpatch_multidb makes, declared once.
 
-install() applies these records in order and uninstall() reverts them in
-reverse; nothing else in the package changes Django.  A record whose module
-is not imported yet is applied when it is.
+install() applies the records for this Django in order and uninstall()
+reverts them in reverse; nothing else in the package changes Django.  A
+record whose module is not imported yet is applied when it is.
+
+``REGISTRY``: Django 1.0 and 1.1, which have one database connection.
+``NATIVE``: Django 1.2 and later, which have multiple databases of their own:
+nothing in the ORM is patched; the settings are settled once (router first
+in DATABASE_ROUTERS) at the moment Django is about to read them.
 """
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
-from djpatch_multidb import commands, proxy, testdb
+from djpatch_multidb import commands, native, proxy, testdb, versions
 from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Patch, Receiver
 
@@ -136,3 +141,18 @@ REGISTRY = [
     Patch(GENERIC, '__get__', orm.make_descriptor_get(orm.generic_target),
           owner='ReverseGenericRelatedObjectsDescriptor'),
 ]
+
+NATIVE = [
+    # Django 1.2 to 1.6 build their connections from settings when django.db is imported.
+    Patch('django.db.utils', '__init__', native.make_handler_init, owner='ConnectionHandler',
+          versions=versions.Since((1, 2), (1, 7))),
+    # From 1.7 on, django.setup() runs before any database use.
+    Patch('django', 'setup', native.make_setup, versions=versions.Since((1, 7))),
+]
+
+
+def records(version):
+    """The records for Django ``version``: REGISTRY or NATIVE."""
+    if versions.is_native(version):
+        return NATIVE
+    return REGISTRY

@@ -251,10 +251,18 @@ def splitting(primary):
         return False
     if primary_forced():
         return False
-    from django.db import transaction
-    if transaction.is_managed() or is_pinned(primary):
+    if _in_transaction(primary) or is_pinned(primary):
         return False
     return True
+
+
+def _in_transaction(primary):
+    from djpatch_multidb import versions
+    if versions.is_native():
+        from djpatch_multidb.native import in_transaction
+        return in_transaction(primary)
+    from django.db import transaction
+    return transaction.is_managed()
 
 
 def primary_forced():

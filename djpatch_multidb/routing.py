@@ -10,18 +10,25 @@ from djpatch_multidb.errors import ReadOnlyError, ShardNotSelected
 from djpatch_multidb.state import instance_db
 
 
-def db_for(model, write, alias=None, readonly=False, instance=None, operation=None):
+UNKNOWN = object()
+
+
+def db_for(model, write, alias=None, readonly=False, instance=None, operation=None, at=UNKNOWN):
     """The alias an operation on ``model`` uses now.
 
     ``alias``/``readonly`` are the queryset's own choice, ``instance`` the
-    object being saved, deleted or followed.
+    object being saved, deleted or followed, ``at`` the database it came from
+    (None: none) when the caller knows it better than ``instance`` does.
     """
     cfg = config.current()
     explicit = alias is not None
     if alias is None:
         alias = selector.context_alias(model)
-    if alias is None and instance is not None:
-        alias = instance_db(instance)
+    if alias is None:
+        if at is not UNKNOWN:
+            alias = at
+        elif instance is not None:
+            alias = instance_db(instance)
     if alias is None:
         alias = placed_alias(cfg, model, write, instance)
     if readonly or selector.is_readonly():

@@ -70,7 +70,7 @@ def replica_lag(alias):
 
 def sharded_models():
     """(model, group) for every installed model placed on a shard group."""
-    from django.db.models import get_models
+    from djpatch_multidb.compat import get_models
     cfg = config.current()
     found = []
     for model in get_models():
@@ -89,13 +89,18 @@ def describe_alias(alias):
 
 def report(counts=True, out=None):
     """Write the status to ``out``; returns the aliases that did not answer."""
-    from django.db.models import get_apps
-    get_apps()  # import every models module, which applies the remaining patches
+    from djpatch_multidb.compat import load_all_models
+    load_all_models()  # import every models module, which applies the remaining patches
     out = out or sys.stdout
     cfg = config.current()
     write = lambda line='': out.write(line + '\n')
 
     write('Versions: ' + ', '.join(['%s %s' % pair for pair in versions()]))
+    from djpatch_multidb import versions as django_versions
+    if django_versions.is_native():
+        from django.conf import settings
+        write('Routing: Django\'s own multiple databases; DATABASE_ROUTERS %s'
+              % ', '.join([str(r) for r in settings.DATABASE_ROUTERS]))
     applied = installation.applied_patches()
     write('Patches: %s, %d in place, %d waiting for their module'
           % (installation.is_installed() and 'installed' or 'NOT INSTALLED', len(applied),

@@ -34,13 +34,8 @@ def belongs(model, alias):
 
 
 def models_for(alias):
-    from django.db.models import get_apps, get_models
-    found = []
-    for app in get_apps():
-        for model in get_models(app):
-            if belongs(model, alias):
-                found.append(model)
-    return found
+    from djpatch_multidb.compat import get_models
+    return [model for model in get_models() if belongs(model, alias)]
 
 
 def create_tables(alias, verbosity=1, out=None, models=None, constraints=True):

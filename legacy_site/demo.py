@@ -20,14 +20,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib
-import urllib2
 
 SITE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SITE)
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
+from compat import create_tables_command, text, urlopen
+
 SHARDS = ['shard0', 'shard1', 'shard2', 'shard3']
+# Every alias but the replica, which gets its tables from its primary
+# (replication on MariaDB; on SQLite it reads the primary's own file).
+PRIMARIES = ['default', 'ids', 'blogdb'] + SHARDS
 DB_PASSWORD = 'demo-Pa55'
 
 
@@ -77,7 +80,8 @@ class Demo(object):
         else:
             self.databases = sqlite_databases(self.var)
         log('creating tables on every alias')
-        self.manage('syncdb', '--all-databases', '--noinput')
+        for alias in PRIMARIES:
+            self.manage(*create_tables_command(alias))
         log('loading %d sample users' % self.options.users)
         self.manage('load_sample_data', '--users=%d' % self.options.users)
         if self.options.mysql:
@@ -114,7 +118,7 @@ class Demo(object):
         for server in self.servers:
             try:
                 server.destroy()
-            except Exception, error:
+            except Exception as error:
                 log('stopping %r: %s' % (server, error))
         if self.temporary:
             shutil.rmtree(self.var, ignore_errors=True)
@@ -150,7 +154,7 @@ class Demo(object):
         status = subprocess.Popen(
             [sys.executable, os.path.join(SITE, 'manage.py'), 'multidb_status'],
             env=self.environment(), cwd=SITE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output = status.communicate()[0]
+        output = text(status.communicate()[0])
         if status.returncode != 0:
             problems.append('multidb_status exited %d:\n%s' % (status.returncode, output))
         if DB_PASSWORD in output:
@@ -224,7 +228,7 @@ def wait_for_http(port, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            urllib2.urlopen('http://127.0.0.1:%d/search/' % port).read()
+            urlopen('http://127.0.0.1:%d/search/' % port).read()
             return
         except Exception:
             time.sleep(0.2)

@@ -1,12 +1,12 @@
 """The HTTP walk and the row-by-row check behind ./run_demo.sh --check."""
 import re
-import urllib
-import urllib2
+
+from compat import HTTPError, HTTPRedirectHandler, build_opener, text, urlencode
 
 SHARDS = ['shard0', 'shard1', 'shard2', 'shard3']
 
 
-class NoRedirect(urllib2.HTTPRedirectHandler):
+class NoRedirect(HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
 
@@ -17,17 +17,18 @@ class Checker(object):
         self.base = base
         self.demo = demo
         self.problems = []
-        self.opener = urllib2.build_opener(NoRedirect)
+        self.opener = build_opener(NoRedirect)
 
     def problem(self, text):
         self.problems.append(text)
 
     def get(self, path, data=None):
         try:
-            response = self.opener.open(self.base + path, data and urllib.urlencode(data))
-            return response.getcode(), response.info(), response.read()
-        except urllib2.HTTPError, error:
-            return error.code, error.info(), error.read()
+            body = data and urlencode(data).encode('ascii')
+            response = self.opener.open(self.base + path, body)
+            return response.getcode(), response.info(), text(response.read())
+        except HTTPError as error:
+            return error.code, error.info(), text(error.read())
 
     def page(self, path, must_contain=()):
         code, headers, body = self.get(path)

@@ -48,6 +48,7 @@ MULTIDB_REPLICAS = {'default': ['default_replica']}
 MULTIDB_ID_SOURCE = 'ids'
 
 TIME_ZONE = 'UTC'
+USE_TZ = False          # naive datetimes, as in 2009 (Django 4.2 warns unless it is said)
 LANGUAGE_CODE = 'en-us'
 SITE_ID = 1
 USE_I18N = False
@@ -55,18 +56,32 @@ MEDIA_ROOT = ''
 MEDIA_URL = ''
 ADMIN_MEDIA_PREFIX = '/media/'
 SECRET_KEY = 'legacy-site-demo-key-not-for-production'
+ALLOWED_HOSTS = ['127.0.0.1', 'localhost']
+DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'   # Django 3.2 and later ask
 
-TEMPLATE_LOADERS = (
-    'django.template.loaders.filesystem.load_template_source',
-)
+# Templates and middleware under both names: Django 1.0 to 1.7 read the
+# TEMPLATE_* settings, 1.8 and later read TEMPLATES; up to 1.9 the middleware
+# list is MIDDLEWARE_CLASSES, from 1.10 on MIDDLEWARE.  Each version ignores
+# the names it does not know (the loaders are each version's default ones).
+TEMPLATE_DIRS = (os.path.join(SITE_ROOT, 'templates'),)
 TEMPLATE_CONTEXT_PROCESSORS = (
     'views.queries_per_alias',
 )
+TEMPLATES = [{
+    'BACKEND': 'django.template.backends.django.DjangoTemplates',
+    'DIRS': list(TEMPLATE_DIRS),
+    'OPTIONS': {'context_processors': list(TEMPLATE_CONTEXT_PROCESSORS), 'debug': DEBUG},
+}]
 MIDDLEWARE_CLASSES = (
     'django.middleware.common.CommonMiddleware',
 )
+MIDDLEWARE = list(MIDDLEWARE_CLASSES)
+SILENCED_SYSTEM_CHECKS = [
+    '1_8.W001',         # Django 1.8, 1.9: "TEMPLATES takes precedence": so it should
+    '1_10.W001',        # Django 1.10, 1.11: "MIDDLEWARE takes precedence": likewise
+    'fields.W342',      # Profile.member: a ForeignKey(unique=True), its member's profile_set
+]
 ROOT_URLCONF = 'urls'
-TEMPLATE_DIRS = (os.path.join(SITE_ROOT, 'templates'),)
 
 INSTALLED_APPS = (
     'djpatch_multidb',      # manage.py multidb_status

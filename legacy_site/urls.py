@@ -1,8 +1,9 @@
-from django.conf.urls.defaults import *
+from compat import url
+import views
 
-urlpatterns = patterns('views',
-    (r'^$', 'dashboard'),
-    (r'^users/new/$', 'create_user'),
-    (r'^users/(?P<user_id>\d+)/$', 'user_page'),
-    (r'^search/$', 'search'),
-)
+urlpatterns = [
+    url(r'^$', views.dashboard),
+    url(r'^users/new/$', views.create_user),
+    url(r'^users/(?P<user_id>\d+)/$', views.user_page),
+    url(r'^search/$', views.search),
+]

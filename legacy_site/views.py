@@ -3,17 +3,15 @@ import datetime
 
 from django import forms
 from django.conf import settings
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import render_to_response
-from django.template import RequestContext
 
-from djpatch_multidb import connections
+from djpatch_multidb import atomic, connections
 from djpatch_multidb.shardkeys import shard_number
 from djpatch_multidb import config
 
 from accounts.models import Comment, Member, Profile, Signup
 from blog.models import Entry
+from compat import render
 
 SHARDS = settings.MULTIDB_SHARDS['users']['SHARDS']
 
@@ -25,14 +23,11 @@ def shard_alias(user_id):
 def queries_per_alias(request):
     """Context processor: the queries each alias served for this request."""
     served = []
-    for alias, wrapper in connections.opened():
-        if wrapper.queries:
-            served.append({'alias': alias, 'count': len(wrapper.queries)})
+    for alias in sorted(settings.DATABASES):
+        count = len(connections[alias].queries)
+        if count:
+            served.append({'alias': alias, 'count': count})
     return {'queries_per_alias': served}
-
-
-def render(request, template, context):
-    return render_to_response(template, context, context_instance=RequestContext(request))
 
 
 def dashboard(request):
@@ -87,10 +82,12 @@ def create_user(request):
     return render(request, 'create.html', {'form': form})
 
 
-@transaction.commit_on_success
+@atomic(using=['default'] + SHARDS)
 def create_member(username, email, city, comment, now=None):
     """A new user: the id from the ticket table picks the shard; the profile
-    and the comment follow their member (shard_key = 'member_id')."""
+    and the comment follow their member (shard_key = 'member_id').  One
+    transaction on each database it may write to: its shard and 'default'
+    commit at the end, or roll back together if anything raises before that."""
     now = now or datetime.datetime.now()
     member = Member.objects.create(username=username, email=email, joined=now)
     Profile.objects.create(member=member, city=city)

@@ -4,6 +4,7 @@ The package sets up the databases once per run (see harness.py): SQLite
 files, or MariaDB servers of its own with DJPATCH_TEST_BACKEND=mysql, and
 removes them afterwards whether the tests passed or not.
 """
+from __future__ import absolute_import
 import os
 import sys
 

@@ -1,8 +1,27 @@
 """What every test starts and ends with."""
+from __future__ import absolute_import
 import unittest
 
 import harness
 from djpatch_multidb import connections, selector
+
+NATIVE = harness.NATIVE
+
+
+def patched_only(why):
+    """For a test of what only the patches of Django 1.0/1.1 do (``why``: what
+    Django 1.2 and later do instead); skipped there."""
+    return unittest.skipIf(NATIVE, 'Django 1.2+ routes natively: ' + why)
+
+
+def raw_connection():
+    """The connection raw SQL uses: django.db.connection, which the patches make
+    follow the contexts; on Django 1.2 and later djpatch_multidb.connection does."""
+    if NATIVE:
+        from djpatch_multidb import connection
+    else:
+        from django.db import connection
+    return connection
 
 
 class DatabaseTest(unittest.TestCase):
@@ -23,3 +42,25 @@ class DatabaseTest(unittest.TestCase):
 
     def assertOnlyOn(self, table, column, value, alias):
         self.assertEqual(harness.where_is(table, column, value), [alias])
+
+
+def commit_unless_managed(alias='default'):
+    """Commit raw SQL outside a transaction block: Django 1.0 to 1.5 wait for
+    this call; from 1.6 every statement outside atomic() commits by itself."""
+    from django.db import transaction
+    if not hasattr(transaction, 'commit_unless_managed'):
+        return
+    if NATIVE:
+        transaction.commit_unless_managed(using=alias)
+    else:
+        transaction.commit_unless_managed()
+
+
+def rollback_unless_managed(alias='default'):
+    from django.db import transaction
+    if not hasattr(transaction, 'rollback_unless_managed'):
+        return
+    if NATIVE:
+        transaction.rollback_unless_managed(using=alias)
+    else:
+        transaction.rollback_unless_managed()

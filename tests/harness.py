@@ -11,12 +11,16 @@ show up in an error message.
 connection of their own (sqlite3 or MySQLdb), never through the library:
 that is how the tests prove where rows really are.
 """
+from __future__ import absolute_import
 import os
 import shutil
+
+import django
 import sqlite3
 import tempfile
 
 BACKEND = os.environ.get('DJPATCH_TEST_BACKEND', 'sqlite')
+NATIVE = django.VERSION[:2] >= (1, 2)   # Django's own multi-db: the library routes, patches nothing
 PASSWORD = 's3cret-Pa55word'
 USER = 'djpatch'
 
@@ -69,9 +73,15 @@ def start():
         MULTIDB_SHARDS=MULTIDB_SHARDS,
         MULTIDB_MODELS=MULTIDB_MODELS,
         MULTIDB_REPLICAS=MULTIDB_REPLICAS,
-        INSTALLED_APPS=['djpatch_multidb', 'testapp'],
+        # replapp: only test_replicas uses it; Django 1.7 and later want every
+        # models module in an installed app.
+        INSTALLED_APPS=['djpatch_multidb', 'testapp'] + (NATIVE and ['replapp'] or []),
         DEBUG=False,
+        SECRET_KEY='djpatch-multidb-tests',
     )
+    import django
+    if hasattr(django, 'setup'):   # Django 1.7 and later
+        django.setup()
 
 
 def _start_mysql():
@@ -115,9 +125,13 @@ def server_for(alias):
 def create_tables():
     """Each alias gets its own models' tables from syncdb --database=ALIAS, on
     empty databases (replicas: their primary's); then, so that tests can put any model
-    anywhere on purpose, every other table too, without foreign-key constraints."""
+    anywhere on purpose, every other table too, without foreign-key constraints.
+    On Django 1.2 and later: every table on every alias, by Django's own DDL."""
+    if NATIVE:
+        for alias in ALIASES:
+            create_native_tables(alias, all_models())
+        return
     from django.core.management import call_command
-    from django.db.models import get_models
     from djpatch_multidb import syncdb
     for alias in ALIASES:
         if not syncdb.is_replica(alias):
@@ -126,7 +140,61 @@ def create_tables():
         for replica in replicas:
             syncdb.create_tables(replica, verbosity=0, models=syncdb.models_for(primary))
     for alias in ALIASES:
-        syncdb.create_tables(alias, verbosity=0, models=get_models(), constraints=False)
+        syncdb.create_tables(alias, verbosity=0, models=all_models(), constraints=False)
+
+
+def all_models(module=None):
+    """Every installed model (of a models ``module``), auto-created many-to-many tables included."""
+    try:
+        from django.apps import apps
+    except ImportError:
+        from django.db.models import get_models
+        extra = NATIVE and {'include_auto_created': True} or {}   # Django 1.2 to 1.6
+        if module is None:
+            return get_models(**extra)
+        return get_models(module, **extra)
+    found = apps.get_models(include_auto_created=True)
+    if module is not None:
+        found = [m for m in found if m.__module__ == module.__name__]
+    return found
+
+
+def create_model_tables(alias, models):
+    """The tables of ``models`` on ``alias``, again (a test dropped them)."""
+    if NATIVE:
+        create_native_tables(alias, models)
+    else:
+        from djpatch_multidb import syncdb
+        syncdb.create_tables(alias, verbosity=0, models=models)
+
+
+def create_native_tables(alias, models):
+    """``models``' tables on ``alias`` with Django's own DDL (no foreign-key
+    constraints: the tests put rows of related models in different databases)."""
+    from django.db import connections
+    connection = connections[alias]
+    if hasattr(connection, 'schema_editor'):     # Django 1.7 and later
+        editor = connection.schema_editor()
+        editor.sql_create_inline_fk = None
+        editor.__enter__()
+        try:
+            for model in models:
+                if not model._meta.auto_created:
+                    editor.create_model(model)     # creates its many-to-many tables too
+            # Django 2.0+ keeps Statements (.template; SQLite's foreign key template is None)
+            editor.deferred_sql = [sql for sql in editor.deferred_sql
+                                   if getattr(sql, 'template', sql) is not None
+                                   and 'FOREIGN KEY' not in str(getattr(sql, 'template', sql))]
+        finally:
+            editor.__exit__(None, None, None)
+        return
+    from django.core.management.color import no_style
+    cursor = connection.cursor()
+    for model in models:
+        for sql in connection.creation.sql_create_model(model, no_style(), set())[0]:
+            cursor.execute(sql)
+    from django.db import transaction
+    transaction.commit_unless_managed(using=alias)   # Django 1.2 to 1.6
 
 
 def stop():
@@ -224,7 +292,9 @@ def start_replication_set():
     REPL_ALIASES; tables are made by create_replication_tables()."""
     if BACKEND != 'mysql':
         for alias in REPL_ALIASES:
-            DATABASES[alias] = {'ENGINE': 'sqlite3', 'NAME': os.path.join(_tmpdir, alias + '.db')}
+            DATABASES[alias] = {'ENGINE': 'django.db.backends.sqlite3',
+                                'NAME': os.path.join(_tmpdir, alias + '.db')}
+        refresh_native_databases()
         return
     from mariadb_server import MariaDBServer
     servers = [MariaDBServer(server_id=10 + index, log_bin=(index == 0))
@@ -254,22 +324,36 @@ def start_replication_set():
             'USER': USER, 'PASSWORD': PASSWORD, 'HOST': server.host, 'PORT': server.port,
         }
     wait_for_replicas()
+    refresh_native_databases()
+
+
+def refresh_native_databases():
+    """Django 3.2 and later fill in the defaults of every DATABASES entry once:
+    entries added later (the replication set) need them too."""
+    if NATIVE:
+        from django.db import connections
+        connections.__dict__.pop('settings', None)
 
 
 def create_replication_tables():
     """The replapp tables on rprimary, by what syncdb --database=rprimary runs
     (replapp is not in INSTALLED_APPS; replicated to the replicas in mysql
     mode), then each server's own Whoami row, written directly, not replicated."""
-    from django.db.models import get_models
-    from djpatch_multidb import syncdb
     import replapp.models
-    models = get_models(replapp.models)
-    syncdb.create_tables(REPL_PRIMARY, verbosity=0, models=models)
+    models = all_models(replapp.models)
+    if NATIVE:
+        create = create_native_tables
+    else:
+        from djpatch_multidb import syncdb
+
+        def create(alias, models):
+            syncdb.create_tables(alias, verbosity=0, models=models)
+    create(REPL_PRIMARY, models)
     if BACKEND == 'mysql':
         wait_for_replicas()
     else:
         for alias in REPL_REPLICAS:
-            syncdb.create_tables(alias, verbosity=0, models=models)
+            create(alias, models)
     for alias in REPL_ALIASES:
         if BACKEND == 'mysql':
             repl_servers[alias].execute(['SET sql_log_bin = 0',

@@ -4,6 +4,7 @@
 
 Prints 'OK <details>' on success; any failure raises (non-zero exit).
 """
+from __future__ import absolute_import
 import os
 import sys
 
@@ -176,7 +177,7 @@ def scenario_manage_py_imports_settings_before_django(workdir):
     from django.core.management import execute_manager
     try:
         execute_manager(settings, ['manage.py', 'syncdb', '--noinput', '--verbosity=0'])
-    except SystemExit, exit:
+    except SystemExit as exit:
         assert not exit.code, exit.code
     import sqlite3
     tables = sqlite3.connect(os.path.join(workdir, 'managed.db')).execute(
@@ -309,25 +310,25 @@ def scenario_install_reads_no_setting(workdir):
 
 def scenario_unsupported_django(workdir):
     import django
-    django.VERSION = (1, 2, 0, 'final', 0)
+    django.VERSION = (0, 96, 0, 'final', 0)
     import djpatch_multidb
     from django.core.exceptions import ImproperlyConfigured
     try:
         djpatch_multidb.install()
-    except ImproperlyConfigured, error:
+    except ImproperlyConfigured as error:
         message = str(error)
         assert '1.0, 1.1' in message and '1.2' in message, message
         assert not djpatch_multidb.is_installed()
         print('OK ' + message)
     else:
-        raise AssertionError('install() accepted Django 1.2')
+        raise AssertionError('install() accepted Django 0.96')
 
 
 def scenario_uninstall_without_install(workdir):
     import djpatch_multidb
     try:
         djpatch_multidb.uninstall()
-    except RuntimeError, error:
+    except RuntimeError as error:
         assert 'install()' in str(error)
         print('OK ' + str(error))
     else:

@@ -1,10 +1,12 @@
 """using(), using_shard() and readonly(): scope, nesting, threads, precedence."""
+from __future__ import absolute_import
 import threading
 
-from django.db import connection
+from base import raw_connection
+connection = raw_connection()
 
 import harness
-from base import DatabaseTest
+from base import DatabaseTest, commit_unless_managed
 from djpatch_multidb import ReadOnlyError, readonly, using, using_shard
 from testapp.models import Author, Entry, Note, Profile
 
@@ -80,7 +82,7 @@ class ContextScope(DatabaseTest):
                     ready.set()
                     go.wait(10)
                     Profile.objects.create(user_id=300, nick='thread')
-            except Exception, e:
+            except Exception as e:
                 errors.append(e)
         worker = threading.Thread(target=other_thread)
         worker.start()
@@ -160,10 +162,9 @@ class RawSQL(DatabaseTest):
         self.assertEqual(raw_count('testapp_profile'), 0)
 
     def test_raw_writes_inside_using_are_committed_on_that_database(self):
-        from django.db import transaction
         with using('blogdb'):
             connection.cursor().execute("INSERT INTO testapp_author (name) VALUES ('raw')")
-            transaction.commit_unless_managed()
+            commit_unless_managed('blogdb')
         self.assertOnlyOn('testapp_author', 'name', 'raw', 'blogdb')
 
     def test_each_connection_records_its_own_queries_with_debug(self):
@@ -220,7 +221,7 @@ class ReadOnly(DatabaseTest):
     def test_a_write_through_a_readonly_queryset_raises_naming_model_and_alias(self):
         try:
             Profile.objects.shard(2).readonly().update(nick='x')
-        except ReadOnlyError, error:
+        except ReadOnlyError as error:
             self.assertTrue('testapp.Profile' in str(error), str(error))
             self.assertTrue("'shard2'" in str(error), str(error))
         else:

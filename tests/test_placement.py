@@ -1,5 +1,6 @@
 """Every ORM operation lands on the database MULTIDB_MODELS or the context picks,
 as read back through each database's own DB-API connection."""
+from __future__ import absolute_import
 import datetime
 
 import harness
@@ -85,8 +86,9 @@ class ModelsLiveWhereConfigured(DatabaseTest):
         self.assertOnlyOn('testapp_event', 'name', 'launch', 'eventdb')
         self.assertEqual(Event.objects.filter(happened__year=2009).count(), 1)
         self.assertEqual(Event.objects.get(name='launch').happened, when)
-        self.assertEqual(list(Event.objects.dates('happened', 'month')),
-                         [datetime.datetime(2009, 5, 1)])
+        # dates() gives datetimes up to Django 1.5, dates from 1.6
+        self.assertEqual([d.timetuple()[:3] for d in Event.objects.dates('happened', 'month')],
+                         [(2009, 5, 1)])
 
 
 class ShardedModels(DatabaseTest):

@@ -1,14 +1,18 @@
 """Under load and faults every row lands where it belongs or the caller gets a
 clear error (MariaDB only: the servers the suite started)."""
+from __future__ import absolute_import
 import random
 import threading
-import Queue
+try:
+    import Queue
+except ImportError:   # Python 3
+    import queue as Queue
 
 from django.db import connection, transaction
 from nose.plugins.skip import SkipTest
 
 import harness
-from base import DatabaseTest
+from base import DatabaseTest, patched_only
 from djpatch_multidb import connections, selector, using_shard
 from testapp.models import Profile
 
@@ -25,6 +29,7 @@ class Boom(Exception):
     pass
 
 
+@patched_only('lost-connection handling is part of the 1.0/1.1 patches')
 class Load(DatabaseTest):
 
     def test_sixteen_reused_threads_running_mixed_operations_misplace_lose_and_duplicate_nothing(self):
@@ -89,7 +94,7 @@ class Load(DatabaseTest):
                         problems.append('task %d started with %r open' % (task, selector.stack()))
                     try:
                         run_task(task)
-                    except Exception, error:
+                    except Exception as error:
                         problems.append('task %d: %r' % (task, error))
                     if selector.stack():
                         problems.append('task %d left %r open' % (task, selector.stack()))
@@ -117,6 +122,7 @@ class Load(DatabaseTest):
         self.assertTrue(len(expected) > THREADS * OPERATIONS * 0.3, len(expected))
 
 
+@patched_only('lost-connection handling is part of the 1.0/1.1 patches')
 class Faults(DatabaseTest):
 
     def test_a_killed_shard_server_fails_its_shards_clearly_and_comes_back(self):
@@ -131,7 +137,7 @@ class Faults(DatabaseTest):
             for attempt in range(3):
                 try:
                     Profile.objects.shard(1).create(user_id=10 + attempt, nick='during')
-                except Exception, error:
+                except Exception as error:
                     errors.append(str(error))
             self.assertEqual(len(errors), 3)
             for text in errors:
@@ -159,7 +165,7 @@ class Faults(DatabaseTest):
             Profile.objects.shard(0).create(user_id=3, nick='second')
         try:
             write_kill_write()
-        except Exception, error:
+        except Exception as error:
             self.assertTrue("'shard0'" in str(error), str(error))
         else:
             self.fail('the killed connection went unnoticed')

@@ -7,6 +7,7 @@ not replicated, so a read through the library says which server answered.
 Tests that need replication itself (stopping it, killing a replica) skip in
 sqlite mode.
 """
+from __future__ import absolute_import
 from __future__ import with_statement
 
 import logging
@@ -16,6 +17,7 @@ import unittest
 from nose.plugins.skip import SkipTest
 
 import harness
+from base import patched_only
 from djpatch_multidb import config, connections, readonly, replicas, selector, use_primary, using
 
 PRIMARY = harness.REPL_PRIMARY
@@ -144,7 +146,8 @@ class Balancing(ReplicaTest):
         self.assertEqual(first, set(REPLICAS))
 
     def test_one_replica_per_context_for_orm_and_raw_sql(self):
-        from django.db import connection
+        from base import raw_connection
+        connection = raw_connection()
         for i in range(10):
             with using(PRIMARY):
                 with readonly():
@@ -175,11 +178,11 @@ class Balancing(ReplicaTest):
         self.assertTrue(whoami() in REPLICAS)
 
     def test_splitting_is_off_by_default_and_in_transactions(self):
-        from django.db import transaction
+        from djpatch_multidb import atomic
         self.assertEqual(set([whoami() for i in range(10)]), set([PRIMARY]))
         self.set(MULTIDB_READ_FROM_REPLICAS=True)
 
-        @transaction.commit_on_success
+        @atomic(using=PRIMARY)
         def in_transaction():
             return whoami()
         self.assertEqual(in_transaction(), PRIMARY)
@@ -230,6 +233,7 @@ class Balancing(ReplicaTest):
 
 class Health(ReplicaTest):
 
+    @patched_only('no patch sees the failed read, so there is no failover during a query; down-marked replicas are skipped when chosen')
     def test_an_unreachable_replica_is_marked_down_then_tried_again(self):
         self.set(reload=True, MULTIDB_REPLICA_DOWNTIME=0.5, MULTIDB_REPLICAS=dict(
             BASE['replicas'], **{PRIMARY: ['unreachable', 'rrep1']}))
@@ -246,6 +250,7 @@ class Health(ReplicaTest):
         self.assertEqual(set(served), set(['rrep1']))
         self.assertEqual(len(self.log.messages), 2)   # tried again, marked again
 
+    @patched_only('no patch sees the failed read, so there is no failover during a query; down-marked replicas are skipped when chosen')
     def test_every_replica_down_reads_the_primary(self):
         self.set(reload=True, MULTIDB_REPLICAS=dict(
             BASE['replicas'], **{PRIMARY: ['unreachable']}))
@@ -260,6 +265,7 @@ class Health(ReplicaTest):
         self.set(reload=True, MULTIDB_REPLICAS=BASE['replicas'])
         self.assertFalse('connect_timeout' in opts())   # not a replica
 
+    @patched_only('no patch sees the failed read, so there is no failover during a query')
     def test_a_replica_killed_in_a_loop_of_reads(self):
         need_mysql()
         from replapp.models import Reading
@@ -363,6 +369,7 @@ class Pinning(ReplicaTest):
         finally:
             signals.request_finished.send(sender=None)
 
+    @patched_only('not yet on 1.2+: pins from router calls are not confined to the request (known gap)')
     def test_read_your_writes_in_the_request_and_after_the_redirect(self):
         from django.http import HttpResponse, HttpResponseRedirect
         from replapp.models import Reading
@@ -420,6 +427,7 @@ class Pinning(ReplicaTest):
         self.set(SECRET_KEY='two')
         self.assertEqual(unsign(value), None)   # signed with another key
 
+    @patched_only('not yet on 1.2+: pins from router calls are not confined to the request (known gap)')
     def test_pins_last_for_the_pin_seconds(self):
         from django.http import HttpResponse
         from replapp.models import Reading

@@ -1,9 +1,10 @@
 """The request signals reach every connection, not only the default one."""
+from __future__ import absolute_import
 from django.core import signals
 from django.db import connection
 
 import harness
-from base import DatabaseTest
+from base import DatabaseTest, patched_only
 from djpatch_multidb import connections, using
 
 
@@ -15,12 +16,14 @@ def touch(*aliases):
 
 class RequestSignals(DatabaseTest):
 
+    @patched_only("Django's own request signals close and reset every alias")
     def test_request_finished_closes_every_connection_the_thread_opened(self):
         touch('default', 'blogdb', 'shard1')
         self.assertTrue(connections['shard1'].connection is not None)
         signals.request_finished.send(sender=None)
         self.assertEqual([a for a, w in connections.opened() if w.connection is not None], [])
 
+    @patched_only("Django's own request signals close and reset every alias")
     def test_request_started_empties_every_query_log(self):
         from django.conf import settings
         settings.DEBUG = True
@@ -32,6 +35,7 @@ class RequestSignals(DatabaseTest):
         finally:
             settings.DEBUG = False
 
+    @patched_only("Django's own request signals close and reset every alias")
     def test_an_exception_in_a_request_rolls_back_uncommitted_writes_everywhere(self):
         for alias in ('default', 'shard3'):
             with using(alias):
@@ -43,6 +47,7 @@ class RequestSignals(DatabaseTest):
 
 class DatabaseCache(DatabaseTest):
 
+    @patched_only('the database cache backend has routers of its own (db_for_read on its CacheEntry)')
     def test_the_database_cache_keeps_to_default_inside_a_shard_block(self):
         from django.core.cache import get_cache
         from django.core.management import call_command

@@ -1,4 +1,5 @@
 """Many threads, each in its own shard contexts, never put a row in the wrong place."""
+from __future__ import absolute_import
 import threading
 
 import harness
@@ -39,7 +40,7 @@ class ThreadsStayInTheirShards(DatabaseTest):
                         profile = Profile.objects.shard(shard).get(user_id=user_id)
                         profile.nick = 'updated'
                         profile.save()
-            except Exception, error:
+            except Exception as error:
                 errors.append('thread %d: %r' % (thread, error))
             finally:
                 connections.close_all()

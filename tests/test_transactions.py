@@ -1,10 +1,14 @@
 """Commits and rollbacks reach every database the thread wrote to."""
+from __future__ import absolute_import
 from django.db import transaction
 from django.http import HttpResponse
-from django.middleware.transaction import TransactionMiddleware
+try:
+    from django.middleware.transaction import TransactionMiddleware
+except ImportError:   # Django 1.8 and later
+    TransactionMiddleware = None
 
 import harness
-from base import DatabaseTest
+from base import DatabaseTest, patched_only
 from djpatch_multidb import CommitError, connections, using_shard
 from testapp.models import Author, Entry, Profile
 
@@ -18,6 +22,7 @@ def nicks_on(alias):
     return harness.column(alias, 'testapp_profile', 'nick')
 
 
+@patched_only("Django's own transactions are per alias: atomic(using=...) (test_native)")
 class Autocommit(DatabaseTest):
 
     def test_each_write_is_committed_on_the_connection_that_wrote_it(self):
@@ -29,6 +34,7 @@ class Autocommit(DatabaseTest):
         self.assertEqual(connections.pending(), [])
 
 
+@patched_only("Django's own transactions are per alias: atomic(using=...) (test_native)")
 class ManagedTransactions(DatabaseTest):
 
     def test_commit_on_success_commits_every_shard_written(self):
@@ -103,7 +109,7 @@ class ManagedTransactions(DatabaseTest):
         try:
             try:
                 write_then_commit()
-            except CommitError, error:
+            except CommitError as error:
                 self.assertEqual((error.committed, error.failed), (('shard0',), 'shard3'))
                 self.assertTrue("'shard0'" in str(error) and "'shard3'" in str(error), str(error))
             else:
@@ -117,6 +123,7 @@ class harness_error(Exception):
     pass
 
 
+@patched_only("Django's own transactions are per alias: atomic(using=...) (test_native)")
 class RawCursors(DatabaseTest):
 
     def test_a_reused_cursor_has_every_write_committed(self):

@@ -1,15 +1,17 @@
 """MULTIDB_TWO_PHASE_COMMIT: a transaction across MySQL shards commits on all
 or none, and recover() finishes a branch left prepared by a dead server."""
+from __future__ import absolute_import
 from django.conf import settings
 from django.db import transaction
 from nose.plugins.skip import SkipTest
 
 import harness
-from base import DatabaseTest
+from base import DatabaseTest, patched_only
 from djpatch_multidb import CommitError, xa
 from testapp.models import Profile
 
 
+@patched_only('MULTIDB_TWO_PHASE_COMMIT rides on the 1.0/1.1 commit patches')
 class TwoPhaseCommit(DatabaseTest):
 
     def setUp(self):
@@ -51,7 +53,7 @@ class TwoPhaseCommit(DatabaseTest):
         xa.between_prepare_and_commit.append(lambda branches: second.kill())
         try:
             transaction.commit_on_success(self.write_two_shards)()
-        except CommitError, error:
+        except CommitError as error:
             self.assertEqual(error.failed, 'shard1')
             self.assertTrue('recover' in str(error), str(error))
         else:

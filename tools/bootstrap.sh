@@ -4,16 +4,22 @@
 #
 #   a. a Python 2.7 interpreter (Debian 11 "bullseye" packages python2.7 and
 #      python2.7-dev, pinned so that nothing else is taken from bullseye);
+#      for the Python 3 stack, the machine's python3 instead;
 #   b. Debian packages mariadb-server, libmariadb-dev, pkg-config, gcc & co.;
-#   c. a cached Python 2.7 virtualenv with Django, nose and mysqlclient.
+#   c. a cached virtualenv with Django, nose and mysqlclient, for one of the
+#      stacks in STACKS below (default 1.1: Python 2.7 + Django 1.1.4).
 #
 # Idempotent; a second run only checks and takes a few seconds.
 #
 # Usage:
 #   PY=$(tools/bootstrap.sh | tail -n 1)     # last stdout line = venv python
 #   . tools/bootstrap.sh                     # exports DJPATCH_MULTIDB_PYTHON
+#   PY=$(DJPATCH_MULTIDB_STACK=4.2 tools/bootstrap.sh | tail -n 1)
 #
 # All progress messages go to stderr.  Environment knobs:
+#   DJPATCH_MULTIDB_STACK    which stack (see STACKS below): 1.1 (default),
+#                            1.4, 1.8, 1.11 (Python 2.7) or 4.2 (python3)
+#   DJPATCH_MULTIDB_REQUIREMENTS  replaces the stack's requirement list
 #   PYTHON27                 use this Python 2.7 instead of looking for one
 #   DJPATCH_MULTIDB_CACHE    cache dir for the virtualenvs
 #                            (default /var/cache/djpatch_multidb)
@@ -32,11 +38,34 @@ set -eu
 set -o pipefail
 
 # ------------------------------------------------------------------ settings
-# Requirements of the py2.7 test virtualenv.  Changing this list changes the
-# hash below, so a new virtualenv gets built.
-# DJPATCH_MULTIDB_REQUIREMENTS replaces the list (bench/ uses it for a Django
-# 1.11 virtualenv beside the 1.1.4 one).
-PY27_REQUIREMENTS=${DJPATCH_MULTIDB_REQUIREMENTS:-"Django==1.1.4 nose==1.3.7 mysqlclient==1.4.6"}
+# The stacks: name, interpreter, requirement list (pip arguments, no spaces
+# inside one).  "python2.7" means the Python 2.7 found below; "python3" the
+# machine's python3 (the one on PATH, else /usr/bin/python3).
+# Changing a list changes the venv hash below, so a new virtualenv gets built;
+# the 1.1 venv's hash is the same as before stacks existed.
+# pynose is a Python 3.10+-compatible fork of nose 1.3.7 that installs the
+# same "nose" module (python -m nose, nose.plugins.skip.SkipTest, package and
+# module fixtures, the same summary lines).
+# Django 1.4.22's setup.py refuses bdist_wheel on purpose, so pip prints
+# "Failed building wheel for Django" and installs it the legacy way: harmless.
+STACKS='
+1.1   python2.7  Django==1.1.4 nose==1.3.7 mysqlclient==1.4.6
+1.4   python2.7  Django==1.4.22 nose==1.3.7 mysqlclient==1.4.6
+1.8   python2.7  Django==1.8.19 nose==1.3.7 mysqlclient==1.4.6
+1.11  python2.7  Django==1.11.29 nose==1.3.7 mysqlclient==1.4.6
+4.2   python3    Django>=4.2,<4.3 pynose==1.5.5 mysqlclient==2.2.8
+'
+STACK=${DJPATCH_MULTIDB_STACK:-1.1}
+STACK_PY=$(printf '%s\n' "$STACKS" | awk -v n="$STACK" '$1 == n { print $2 }')
+STACK_REQUIREMENTS=$(printf '%s\n' "$STACKS" | awk -v n="$STACK" '$1 == n { $1 = ""; $2 = ""; sub(/^ +/, ""); print }')
+if [ -z "$STACK_PY" ]; then
+    printf 'bootstrap: ERROR: unknown DJPATCH_MULTIDB_STACK=%s; accepted: %s\n' "$STACK" \
+        "$(printf '%s\n' "$STACKS" | awk 'NF { printf "%s%s", sep, $1; sep = ", " }')" >&2
+    exit 2
+fi
+# DJPATCH_MULTIDB_REQUIREMENTS replaces the stack's list (bench/ uses it for a
+# Django 1.11 virtualenv beside the 1.1.4 one).
+REQUIREMENTS=${DJPATCH_MULTIDB_REQUIREMENTS:-$STACK_REQUIREMENTS}
 # The last virtualenv release whose embedded pip/setuptools support 2.7.
 VIRTUALENV_REQ="virtualenv<20.22"
 
@@ -275,17 +304,26 @@ ensure_bootstrap_venv() {
     printf '%s\n' "$VIRTUALENV_REQ" >"$stamp"
 }
 
+write_venv_pip_conf() {  # write_venv_pip_conf VENV
+    # This machine's pip config (file:// indexes, find-links, a constraints
+    # file) makes pip 20.3 on 2.7 fail; the venv's own pip.conf (read after
+    # the global and user ones) clears those settings for later pip calls too.
+    printf '%s\n' '[global]' 'find-links =' 'extra-index-url =' 'constraint =' \
+        'disable-pip-version-check = true' 'no-python-version-warning = true' >"$1/pip.conf"
+}
+
 venv_check() {  # venv_check PYTHON -> prints versions, 0 if the venv works
-    "$1" -c 'import django, MySQLdb, nose; print("Django %s, MySQLdb %s, nose %s" % (django.get_version(), MySQLdb.__version__, nose.__version__))'
+    # (mysqlclient 2.2 has no MySQLdb.__version__; version_info is in all.)
+    "$1" -c 'import django, MySQLdb, nose; print("Django %s, MySQLdb %s, nose %s" % (django.get_version(), ".".join(map(str, MySQLdb.version_info[:3])), nose.__version__))'
 }
 
 ensure_py27_venv() {
     local key stamp_content
     # The key covers the requirement list and the interpreter it is built on.
-    key=$(printf '%s\n%s\n%s\n' "$PY27_REQUIREMENTS" "$VIRTUALENV_REQ" "$PY27" | sha256sum | cut -c1-12)
+    key=$(printf '%s\n%s\n%s\n' "$REQUIREMENTS" "$VIRTUALENV_REQ" "$PY27" | sha256sum | cut -c1-12)
     VENV=$CACHE_DIR/py27-$key
     local stamp=$VENV/.djpatch-multidb-complete
-    stamp_content="$PY27_REQUIREMENTS"
+    stamp_content="$REQUIREMENTS"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_content" ] && [ -x "$VENV/bin/python" ]; then
         if versions=$(venv_check "$VENV/bin/python" 2>/dev/null); then
             log "venv ok: $VENV ($versions)"
@@ -298,17 +336,83 @@ ensure_py27_venv() {
     rm -rf "$VENV"
     pip_env "$BOOT/bin/virtualenv" -q --no-periodic-update -p "$PY27" "$VENV" >&2 \
         || die "virtualenv -p $PY27 $VENV failed"
-    # This machine's pip config (file:// indexes, find-links, a constraints
-    # file) makes pip 20.3 on 2.7 fail; the venv's own pip.conf (read after
-    # the global and user ones) clears those settings for later pip calls too.
-    printf '%s\n' '[global]' 'find-links =' 'extra-index-url =' 'constraint =' \
-        'disable-pip-version-check = true' 'no-python-version-warning = true' >"$VENV/pip.conf"
-    log "pip install $PY27_REQUIREMENTS"
+    write_venv_pip_conf "$VENV"
+    log "pip install $REQUIREMENTS"
     # mysqlclient 1.4.6 runs "mysql_config" and falls back to "mariadb_config"
     # (libmariadb-dev) by itself, so no shim is needed.
-    # shellcheck disable=SC2086
+    local -a reqs
+    read -r -a reqs <<<"$REQUIREMENTS"
     PIP_CACHE_DIR=$CACHE_DIR/pip-cache \
-        pip_env "$VENV/bin/python" -m pip install -q $PY27_REQUIREMENTS >&2 \
+        pip_env "$VENV/bin/python" -m pip install -q "${reqs[@]}" >&2 \
+        || die "pip install into $VENV failed"
+    versions=$(venv_check "$VENV/bin/python") || die "the new venv $VENV does not import django, MySQLdb, nose"
+    log "venv ready: $VENV ($versions)"
+    printf '%s\n' "$stamp_content" >"$stamp"
+}
+
+# ------------------------------------------------------------------ the python3 stack
+py3_stack_ok() {  # py3_stack_ok PYTHON -> 0 if it is a CPython >= 3.8 (Django 4.2's minimum)
+    [ -n "$1" ] && "$1" -c 'import sys; assert sys.version_info >= (3, 8)' >/dev/null 2>&1
+}
+
+debian_py3_packages() {  # debian_py3_packages PYTHON: venv (ensurepip) and Python.h for Debian's python3
+    local py=$1 v need=""
+    case $(readlink -f "$py") in /usr/bin/python3*) ;; *) return 0 ;; esac
+    v=$("$py" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+    "$py" -c 'import ensurepip' >/dev/null 2>&1 || need="$need python3-venv $v-venv"
+    "$py" -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+        >/dev/null 2>&1 || need="$need python3-dev $v-dev"
+    [ -z "$need" ] && return 0
+    # shellcheck disable=SC2086
+    apt_install $need
+}
+
+find_stack_python3() {
+    # The machine's python3: the one on PATH (a pyenv shim is resolved to the
+    # real interpreter), else Debian's, installed if need be.
+    local p real
+    for p in "$(command -v python3 2>/dev/null || true)" /usr/bin/python3; do
+        py3_stack_ok "$p" || continue
+        real=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null) || continue
+        py3_stack_ok "$real" || continue
+        STACK_PY3=$real; break
+    done
+    if [ -z "${STACK_PY3:-}" ]; then
+        [ -x /usr/bin/python3 ] && die "/usr/bin/python3 is older than 3.8 (Django 4.2 needs 3.8+)"
+        apt_install python3 python3-venv python3-dev
+        py3_stack_ok /usr/bin/python3 || die "no python3 >= 3.8 found"
+        STACK_PY3=/usr/bin/python3
+    fi
+    debian_py3_packages "$STACK_PY3"
+    "$STACK_PY3" -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+        >/dev/null 2>&1 || die "$STACK_PY3 has no Python.h (needed to build mysqlclient)"
+}
+
+ensure_py3_venv() {
+    local key stamp stamp_content pyver
+    pyver=$("$STACK_PY3" -c 'import sys; print(sys.version.split()[0])')
+    # The key covers the requirement list and the interpreter (path and version).
+    key=$(printf '%s\n%s\n%s\n' "$REQUIREMENTS" "$STACK_PY3" "$pyver" | sha256sum | cut -c1-12)
+    VENV=$CACHE_DIR/py3-$key
+    stamp=$VENV/.djpatch-multidb-complete
+    stamp_content="$REQUIREMENTS"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_content" ] && [ -x "$VENV/bin/python" ]; then
+        if versions=$(venv_check "$VENV/bin/python" 2>/dev/null); then
+            log "venv ok: $VENV ($versions)"
+            return 0
+        fi
+        log "venv $VENV is broken; rebuilding"
+    fi
+    log "creating python3 venv $VENV ($STACK_PY3, $pyver)"
+    rm -rf "$VENV"
+    "$STACK_PY3" -m venv "$VENV" >&2 || die "$STACK_PY3 -m venv $VENV failed"
+    write_venv_pip_conf "$VENV"
+    log "pip install $REQUIREMENTS"
+    # mysqlclient 2.2 finds libmariadb through pkg-config (libmariadb-dev).
+    local -a reqs
+    read -r -a reqs <<<"$REQUIREMENTS"
+    PIP_CACHE_DIR=$CACHE_DIR/pip-cache \
+        pip_env "$VENV/bin/python" -m pip install -q "${reqs[@]}" >&2 \
         || die "pip install into $VENV failed"
     versions=$(venv_check "$VENV/bin/python") || die "the new venv $VENV does not import django, MySQLdb, nose"
     log "venv ready: $VENV ($versions)"
@@ -316,8 +420,26 @@ ensure_py27_venv() {
 }
 
 # ------------------------------------------------------------------ main
-find_python27
-log "python2.7: $PY27"
-ensure_deb_packages $DEB_PACKAGES
-ensure_py27_venv
+if [ -n "${DJPATCH_MULTIDB_REQUIREMENTS:-}" ]; then
+    log "stack $STACK: $STACK_PY, $REQUIREMENTS (from DJPATCH_MULTIDB_REQUIREMENTS)"
+else
+    log "stack $STACK: $STACK_PY, $REQUIREMENTS"
+fi
+case $STACK_PY in
+    python2.7)
+        find_python27
+        log "python2.7: $PY27"
+        # shellcheck disable=SC2086
+        ensure_deb_packages $DEB_PACKAGES
+        ensure_py27_venv
+        ;;
+    python3)
+        # shellcheck disable=SC2086
+        ensure_deb_packages $DEB_PACKAGES
+        find_stack_python3
+        log "python3: $STACK_PY3"
+        ensure_py3_venv
+        ;;
+    *) die "stack $STACK: unknown interpreter $STACK_PY" ;;
+esac
 printf '%s\n' "$VENV/bin/python"

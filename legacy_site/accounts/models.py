@@ -2,7 +2,10 @@ from django.db import models
 
 from djpatch_multidb import MultiDBManager, ShardedIdField
 
+from compat import ForeignKey, python_2_unicode_compatible
 
+
+@python_2_unicode_compatible
 class Member(models.Model):
     """A user.  Its id comes from the ticket table on 'default' and decides its
     shard: the users group's KEY is 'mod', so user 13 lives on shard1."""
@@ -13,14 +16,14 @@ class Member(models.Model):
 
     objects = MultiDBManager()
 
-    def __unicode__(self):
+    def __str__(self):
         return self.username
 
 
 class Profile(models.Model):
     """Lives on its member's shard."""
     shard_key = 'member_id'
-    member = models.ForeignKey(Member, unique=True)
+    member = ForeignKey(Member, unique=True)
     city = models.CharField(max_length=50)
     bio = models.TextField(blank=True)
 
@@ -30,7 +33,7 @@ class Profile(models.Model):
 class Comment(models.Model):
     """Lives on its member's shard."""
     shard_key = 'member_id'
-    member = models.ForeignKey(Member)
+    member = ForeignKey(Member)
     text = models.CharField(max_length=200)
     created = models.DateTimeField()
 

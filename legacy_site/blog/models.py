@@ -1,6 +1,7 @@
 from django.db import models
 
 from accounts.models import Member
+from compat import ForeignKey
 
 
 class Entry(models.Model):
@@ -8,7 +9,7 @@ class Entry(models.Model):
     a real ForeignKey across databases."""
     title = models.CharField(max_length=200)
     body = models.TextField()
-    author = models.ForeignKey(Member)
+    author = ForeignKey(Member, across_databases=True)
     published = models.DateTimeField()
 
     class Meta:

@@ -1,5 +1,6 @@
 """Models on 'rprimary', read through its replicas 'rrep1' and 'rrep2'
 (tests/test_replicas.py places them there for the length of the module)."""
+from __future__ import absolute_import
 from django.db import models
 
 import djpatch_multidb

@@ -6,9 +6,13 @@ whose key function is 'mod' (Note has a foreign key to Profile, so deleting a
 Profile cascades on its shard; Account points at an Author on 'default' and
 Posts on 'blogdb' point at Accounts: foreign keys across databases).
 """
+from __future__ import absolute_import
 from django.db import models
 
 import djpatch_multidb
+
+# Django 2.0 needs on_delete; Django 1.0 does not know the word.
+CASCADE = hasattr(models, 'CASCADE') and {'on_delete': models.CASCADE} or {}
 
 
 class Author(models.Model):
@@ -34,7 +38,7 @@ class Profile(models.Model):
 
 
 class Note(models.Model):
-    profile = models.ForeignKey(Profile)
+    profile = models.ForeignKey(Profile, **CASCADE)
     text = models.CharField(max_length=100)
     objects = djpatch_multidb.MultiDBManager()
 
@@ -49,11 +53,11 @@ class Account(models.Model):
     """Sharded by its id, which a ticket table hands out; points into 'default'."""
     id = djpatch_multidb.ShardedIdField()
     name = models.CharField(max_length=50)
-    author = models.ForeignKey(Author, null=True)
+    author = models.ForeignKey(Author, null=True, **CASCADE)
     objects = djpatch_multidb.MultiDBManager()
 
 
 class Post(models.Model):
     """Lives on 'blogdb' and points at an Account on a shard."""
-    account = models.ForeignKey(Account)
+    account = models.ForeignKey(Account, **CASCADE)
     title = models.CharField(max_length=100)

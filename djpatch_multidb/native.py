@@ -1,0 +1,237 @@
+"""Django 1.2 and later: multiple databases are Django's own.
+
+install() patches nothing in the ORM there.  It settles the settings once,
+before Django reads them (``settle()``): DATABASES from the legacy
+DATABASE_* settings when there is none, ENGINE short names as dotted paths,
+TEST_MIRROR and TEST['MIRROR'] both, a connect timeout for MySQL replicas,
+and djpatch_multidb's router first in DATABASE_ROUTERS.  The selector,
+MULTIDB_MODELS, shard keys and replicas then reach Django through that
+router (router.py).  ``connections`` here is a thin view of django.db.connections.
+"""
+import sys
+import threading
+
+from djpatch_multidb import versions
+
+ROUTER_PATH = 'djpatch_multidb.router.MultiDBRouter'
+
+_lock = threading.RLock()
+_settled = [False]
+
+
+def settle():
+    """Normalise DATABASES and put the router first in DATABASE_ROUTERS (once)."""
+    if _settled[0]:
+        return
+    _lock.acquire()
+    try:
+        if _settled[0]:
+            return
+        from django.conf import settings
+        settings.DATABASES = databases_from(settings)
+        routers = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
+        if ROUTER_PATH not in routers:
+            settings.DATABASE_ROUTERS = [ROUTER_PATH] + routers
+        _add_to_live_router()
+        _settled[0] = True
+    finally:
+        _lock.release()
+
+
+def settle_if_ready():
+    """settle() now if Django has its settings (install() after start-up)."""
+    from django.conf import settings
+    if settings.configured and 'django.db' in sys.modules:
+        settle()
+
+
+def unsettle():
+    """uninstall(): take the router out again (the normalised DATABASES stay)."""
+    from django.conf import settings
+    if settings.configured:
+        routers = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
+        if ROUTER_PATH in routers:
+            routers.remove(ROUTER_PATH)
+            settings.DATABASE_ROUTERS = routers
+    router = _live_router()
+    if router is not None:
+        from djpatch_multidb.router import MultiDBRouter
+        live = router.__dict__['routers']
+        live[:] = [r for r in live if not isinstance(r, MultiDBRouter)]
+    _settled[0] = False
+
+
+def _live_router():
+    """django.db.router, if it has built its list of routers already."""
+    db = sys.modules.get('django.db')
+    router = db is not None and getattr(db, 'router', None) or None
+    if router is None or 'routers' not in router.__dict__:
+        return None
+    return router
+
+
+def _add_to_live_router():
+    router = _live_router()
+    if router is None:
+        return
+    from djpatch_multidb.router import MultiDBRouter
+    live = router.__dict__['routers']
+    if not [r for r in live if isinstance(r, MultiDBRouter)]:
+        live.insert(0, MultiDBRouter())
+
+
+def databases_from(settings):
+    """DATABASES as this Django wants it, from DATABASES or DATABASE_*."""
+    from djpatch_multidb import config
+    raw = getattr(settings, 'DATABASES', None)
+    if not raw:
+        raw = config.legacy_databases(settings)
+    config.check_databases(raw, strict=False)
+    style = versions.feature('test_settings')
+    timeout = config.replica_connect_timeout(settings)
+    replicas = set()
+    for names in (getattr(settings, 'MULTIDB_REPLICAS', None) or {}).values():
+        if isinstance(names, (list, tuple)):
+            replicas.update([isinstance(n, (list, tuple)) and n[0] or n for n in names])
+        else:
+            replicas.add(names)
+    for alias, entry in raw.items():
+        entry['ENGINE'] = config.backend_module_name(alias, entry['ENGINE'])
+        test = dict(entry.get('TEST') or {})
+        for key in ('NAME', 'MIRROR', 'CHARSET', 'COLLATION'):
+            flat = 'TEST_' + key
+            if entry.get(flat) and not test.get(key):
+                test[key] = entry[flat]
+            if style != 'dict' and test.get(key) and not entry.get(flat):
+                entry[flat] = test[key]
+            if style == 'dict':
+                entry.pop(flat, None)
+        if test and style != 'flat':
+            entry['TEST'] = test
+        elif style == 'flat':
+            entry.pop('TEST', None)
+        if (timeout and alias in replicas and 'mysql' in entry['ENGINE']
+                and 'connect_timeout' not in (entry.get('OPTIONS') or {})):
+            entry['OPTIONS'] = dict(entry.get('OPTIONS') or {}, connect_timeout=int(timeout))
+        if not isinstance(entry, MaskedDict):
+            raw[alias] = MaskedDict(entry)
+    return raw
+
+
+class MaskedDict(dict):
+    """A DATABASES entry whose repr never shows the password (Django's
+    connection wrappers keep the entry itself as settings_dict)."""
+
+    def __repr__(self):
+        shown = dict(self)
+        if shown.get('PASSWORD'):
+            shown['PASSWORD'] = '***'
+        return repr(shown)
+    __str__ = __repr__
+
+
+# -- patches: when to settle --------------------------------------------------
+
+def make_handler_init(original):
+    """Django 1.2 to 1.6 build ConnectionHandler(settings.DATABASES) when
+    django.db is imported: settle first, and hand it the settled dict."""
+    def __init__(self, databases=None, *args, **kwargs):
+        settle()
+        from django.conf import settings
+        return original(self, settings.DATABASES, *args, **kwargs)
+    return __init__
+
+
+def make_setup(original):
+    """Django 1.7 and later: django.setup() comes before any database use."""
+    def setup(*args, **kwargs):
+        settle()
+        return original(*args, **kwargs)
+    return setup
+
+
+# -- connections -----------------------------------------------------------------
+
+class NativeConnections(object):
+    """djpatch_multidb.connections on Django >= 1.2: django.db.connections,
+    plus the few things the library asks of its own registry."""
+
+    def _django(self):
+        from django.db import connections
+        return connections
+
+    def __getitem__(self, alias):
+        from djpatch_multidb import config
+        config.current().check_alias(alias)
+        return self._django()[alias]
+
+    def default(self):
+        return self._django()['default']
+
+    def __contains__(self, alias):
+        from djpatch_multidb import config
+        return alias in config.current().databases
+
+    def __iter__(self):
+        from djpatch_multidb import config
+        return iter(config.current().aliases)
+
+    def all(self):
+        return [self[alias] for alias in self]
+
+    def opened(self):
+        """(alias, wrapper) for each alias with an open connection in this thread."""
+        found = []
+        for wrapper in self._django().all():
+            if getattr(wrapper, 'connection', None) is not None:
+                found.append((wrapper.alias, wrapper))
+        return sorted(found, key=lambda pair: pair[0])
+
+    def dedicated(self, alias):
+        """A new wrapper for ``alias``, shared with nothing: it commits alone."""
+        from djpatch_multidb import config
+        config.current().check_alias(alias)
+        handler = self._django()
+        if hasattr(handler, 'create_connection'):   # Django 3.2 and later
+            return handler.create_connection(alias)
+        handler.ensure_defaults(alias)
+        if hasattr(handler, 'prepare_test_settings'):
+            handler.prepare_test_settings(alias)
+        entry = handler.databases[alias]
+        from django.db.utils import load_backend
+        return load_backend(entry['ENGINE']).DatabaseWrapper(entry, alias)
+
+    def backend(self, db):
+        from django.db.utils import load_backend
+        return load_backend(db.backend)
+
+    def written(self):
+        """The aliases inside a transaction in this thread (the library keeps no
+        pending list of its own here: Django's transactions are per alias)."""
+        return [alias for alias, wrapper in self.opened() if in_transaction(alias)]
+
+    def close_all(self):
+        for wrapper in self._django().all():
+            try:
+                wrapper.close()
+            except Exception:
+                wrapper.connection = None
+
+    def reset_queries(self):
+        from django.db import reset_queries
+        reset_queries()
+
+
+def in_transaction(alias=None):
+    """Whether ``alias`` (any alias if None) is inside a transaction block in this thread."""
+    from django.db import connections, transaction
+    aliases = alias and [alias] or [w.alias for w in connections.all()]
+    for name in aliases:
+        wrapper = connections[name]
+        if getattr(wrapper, 'in_atomic_block', False):
+            return True
+        is_managed = getattr(transaction, 'is_managed', None)
+        if is_managed is not None and versions.feature('transaction') == 'commit_on_success':
+            if is_managed(using=name):
+                return True
+    return False

@@ -1,0 +1,149 @@
+"""MultiDBRouter: the library's routing as a Django (1.2 and later) router.
+
+install() puts it first in DATABASE_ROUTERS on Django 1.2 and later.  It
+answers from the same rules as the patches on Django 1.0/1.1 (routing.py):
+the innermost context (using, using_shard, readonly, use_primary), then the
+database of the instance being saved or followed, then MULTIDB_MODELS and
+shard keys, then the project's other routers, then 'default'; readonly()
+moves reads to a replica and refuses writes.  A queryset's own .using()
+(``shard(n)``, ``readonly()``) comes before any router, as in Django.
+"""
+from djpatch_multidb import config, routing, selector
+from djpatch_multidb.compat import string_types
+from djpatch_multidb.state import instance_db
+
+
+class MultiDBRouter(object):
+
+    def db_for_read(self, model, **hints):
+        return _route(model, False, hints)
+
+    def db_for_write(self, model, **hints):
+        alias = _route(model, True, hints)
+        if alias is not None and config.current().replicas.get(alias):
+            from djpatch_multidb import replicas
+            replicas.pin(alias)        # read-your-writes, as on Django 1.0/1.1
+        return alias
+
+    def allow_relation(self, obj1, obj2, **hints):
+        """Objects placed apart on purpose (MULTIDB_MODELS) may be related; objects
+        that live in the same place must come from the same database (a replica
+        counts as its primary): an object of shard 1 is not assigned to one of shard 2."""
+        cfg = config.current()
+        if cfg.placement(type(obj1)) != cfg.placement(type(obj2)):
+            return True
+        db1, db2 = instance_db(obj1), instance_db(obj2)
+        if db1 is None or db2 is None:
+            return None
+        return cfg.primary_for(db1) == cfg.primary_for(db2)
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        """Whether ``db`` gets the table of a model: the alias MULTIDB_MODELS
+        names, every shard of its group, or 'default'; a replica gets its
+        primary's.  Called (db, model) on Django 1.7 and (db, app_label,
+        model_name, **hints) from 1.8."""
+        model = hints.get('model')
+        if not isinstance(app_label, string_types):
+            model, app_label = app_label, None      # Django 1.7: (db, model)
+        if model is None and model_name is not None:
+            model = _model(app_label, model_name)
+        if model is None:
+            return None
+        return belongs(model, db)
+
+    def allow_syncdb(self, db, model):
+        """Django 1.2 to 1.6's name for allow_migrate."""
+        return belongs(model, db)
+
+
+def belongs(model, alias):
+    cfg = config.current()
+    if alias not in cfg.databases:
+        return None
+    alias = cfg.primary_for(alias)
+    for method in ('allow_syncdb', 'allow_migrate'):
+        answer = routing.ask_routers(cfg, method, alias, model)
+        if answer is not None:
+            return answer
+    place = cfg.placement(model)
+    if place is None:
+        return alias == 'default'
+    if place[0] == 'alias':
+        return place[1] == alias
+    return alias in cfg.shards[place[1]]
+
+
+def _route(model, write, hints):
+    """The alias for ``model``; ``hints['instance']`` is the object saved, or the
+    object a relation is followed from."""
+    instance = hints.get('instance')
+    if instance is None:
+        return routing.db_for(model, write)
+    state = getattr(instance, '_state', None)
+    if isinstance(instance, model):
+        # A new object's _state.db is Django's guess from an object assigned
+        # to one of its relations: kept if the model lives there (a Note of a
+        # Profile on its shard), else its placement and key decide.
+        cfg = config.current()
+        at = instance_db(instance)
+        if at is not None and getattr(state, 'adding', False) and not _lives_on(cfg, model, at):
+            at = None
+        if write and at is not None:
+            at = cfg.primary_for(at)
+        return routing.db_for(model, write, instance=instance, at=at)
+    # A relation followed from ``instance``: its database, if ``model`` lives
+    # in the same place; the shard its foreign key value maps to; else where
+    # ``model`` lives.
+    at = instance_db(instance)
+    if at is not None and routing.same_place(model, type(instance)):
+        return routing.db_for(model, write, at=at)
+    at = _shard_by_foreign_key(model, instance)
+    if at is None and write and _sharded(model) and selector.context_alias(model) is None:
+        return None    # Django's guess for a new object; the save decides by its key
+    return routing.db_for(model, write, at=at)
+
+
+def _lives_on(cfg, model, alias):
+    """Whether ``alias`` (or its primary) is a database ``model`` is placed on."""
+    place = cfg.placement(model)
+    alias = cfg.primary_for(alias)
+    if place is None:
+        return alias == 'default'
+    if place[0] == 'alias':
+        return place[1] == alias
+    return alias in cfg.shards[place[1]]
+
+
+def _sharded(model):
+    place = config.current().placement(model)
+    return place is not None and place[0] == 'shards'
+
+
+def _shard_by_foreign_key(model, instance):
+    """The shard of a sharded ``model`` whose shard key is its primary key, as
+    the value of ``instance``'s foreign key to it says."""
+    cfg = config.current()
+    place = cfg.placement(model)
+    if place is None or place[0] != 'shards' or not routing.shard_key_field(model).primary_key:
+        return None
+    from djpatch_multidb.shardkeys import shard_number
+    for field in type(instance)._meta.fields:
+        rel = getattr(field, 'remote_field', None) or getattr(field, 'rel', None)
+        target = rel is not None and (getattr(rel, 'model', None) or getattr(rel, 'to', None))
+        if target is model:
+            value = getattr(instance, field.attname, None)
+            if value is not None:
+                return cfg.shard_alias(place[1], shard_number(cfg, place[1], value))
+    return None
+
+
+def _model(app_label, model_name):
+    try:
+        from django.apps import apps
+    except ImportError:   # Django 1.2 to 1.6
+        from django.db.models import get_model
+        return get_model(app_label, model_name)
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None

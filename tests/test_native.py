@@ -1,0 +1,178 @@
+"""Django 1.2 and later: install() patches nothing in the ORM and routes through
+MultiDBRouter, first in DATABASE_ROUTERS; the same application calls land
+where they land on Django 1.0/1.1 (the rest of the suite proves that by
+reading each database directly).  Skipped on Django 1.0/1.1."""
+from __future__ import absolute_import
+
+import unittest
+
+import harness
+from base import NATIVE, DatabaseTest
+from djpatch_multidb import ReadOnlyError, ShardNotSelected, atomic, readonly, using, using_shard
+from testapp.models import Author, Entry, Note, Profile
+
+native_only = unittest.skipIf(not NATIVE, 'Django 1.0/1.1 are patched, not routed')
+
+
+@native_only
+class RouterIsInstalled(DatabaseTest):
+
+    def test_the_router_is_first_in_database_routers_and_in_djangos_router(self):
+        from django.conf import settings
+        from django.db import router
+        from djpatch_multidb.router import MultiDBRouter
+        self.assertEqual(settings.DATABASE_ROUTERS[0], 'djpatch_multidb.router.MultiDBRouter')
+        self.assertTrue(isinstance(router.routers[0], MultiDBRouter))
+
+    def test_nothing_in_the_orm_is_patched(self):
+        import djpatch_multidb
+        from djpatch_multidb import installation
+        names = [record.name for record in installation.applied_patches()]
+        self.assertTrue(djpatch_multidb.is_installed())
+        self.assertFalse([n for n in names if n.startswith('django.db.models')], names)
+
+    def test_engine_short_names_became_dotted_paths(self):
+        from django.conf import settings
+        for alias, entry in settings.DATABASES.items():
+            self.assertTrue(entry['ENGINE'].startswith('django.db.backends.'), (alias, entry))
+
+    def test_no_repr_of_a_database_entry_shows_the_password(self):
+        from django.conf import settings
+        from django.db import connections
+        self.assertFalse(harness.PASSWORD in repr(settings.DATABASES), 'DATABASES repr')
+        self.assertFalse(harness.PASSWORD in repr(connections['unreachable'].settings_dict))
+
+
+@native_only
+class RouterAnswers(DatabaseTest):
+
+    def setUp(self):
+        DatabaseTest.setUp(self)
+        from djpatch_multidb.router import MultiDBRouter
+        self.router = MultiDBRouter()
+
+    def test_db_for_read_and_write_follow_placement_and_contexts(self):
+        self.assertEqual(self.router.db_for_read(Entry), 'blogdb')
+        self.assertEqual(self.router.db_for_write(Author), 'default')
+        with using_shard(2):
+            self.assertEqual(self.router.db_for_write(Profile), 'shard2')
+            self.assertEqual(self.router.db_for_read(Author), 'default')
+        with using('blogdb'):
+            self.assertEqual(self.router.db_for_read(Author), 'blogdb')
+
+    def test_a_sharded_model_without_a_shard_is_refused_naming_the_group(self):
+        try:
+            self.router.db_for_read(Profile)
+        except ShardNotSelected as error:
+            self.assertTrue("'users'" in str(error), str(error))
+        else:
+            self.fail('a read of a sharded model chose a database')
+
+    def test_a_new_object_goes_to_its_keys_shard(self):
+        self.assertEqual(self.router.db_for_write(Profile, instance=Profile(user_id=7)), 'shard3')
+
+    def test_readonly_reads_a_replica_and_refuses_writes(self):
+        with readonly():
+            self.assertEqual(self.router.db_for_read(Author), 'replica1')
+            self.assertRaises(ReadOnlyError, self.router.db_for_write, Author)
+
+    def test_allow_relation_refuses_objects_of_two_shards_and_allows_placed_apart(self):
+        one = Profile.objects.shard(1).create(user_id=1, nick='one')
+        two = Profile.objects.shard(2).create(user_id=2, nick='two')
+        author = Author.objects.create(name='a')
+        self.assertEqual(self.router.allow_relation(one, two), False)
+        self.assertEqual(self.router.allow_relation(one, Profile.objects.shard(1).get(pk=one.pk)), True)
+        self.assertEqual(self.router.allow_relation(author, one), True)
+
+    def test_allow_migrate_in_both_signatures_and_allow_syncdb_agree(self):
+        for alias, model, expected in (('blogdb', Entry, True), ('default', Entry, False),
+                                       ('shard3', Note, True), ('default', Note, False),
+                                       ('default', Author, True), ('shard0', Author, False),
+                                       ('replica1', Author, True), ('shard1_replica', Note, True)):
+            self.assertEqual(self.router.allow_migrate(alias, model), expected, (alias, model))
+            self.assertEqual(self.router.allow_migrate(alias, 'testapp', model._meta.object_name.lower(),
+                                                       model=model), expected, (alias, model))
+            self.assertEqual(self.router.allow_syncdb(alias, model), expected, (alias, model))
+        self.assertEqual(self.router.allow_migrate('default', 'testapp'), None)
+
+
+@native_only
+class SameCallsLandInTheSamePlaces(DatabaseTest):
+
+    def test_shard_n_and_readonly_querysets_are_using(self):
+        Profile.objects.shard(3).create(user_id=3, nick='three')
+        self.assertOnlyOn('testapp_profile', 'nick', 'three', 'shard3')
+        self.assertEqual(Profile.objects.shard(3).db, 'shard3')
+        harness.execute('shard1_replica',
+                        "INSERT INTO testapp_profile (user_id, nick) VALUES (1, 'on the replica')")
+        on_replica = Profile.objects.shard(1).readonly()
+        self.assertEqual(on_replica.db, 'shard1_replica')
+        self.assertEqual([p.nick for p in on_replica], ['on the replica'])
+        self.assertRaises(ReadOnlyError, on_replica.update, nick='x')
+        self.assertRaises(ReadOnlyError, on_replica.create, user_id=1, nick='x')
+        self.assertEqual(harness.where_is('testapp_profile', 'nick', 'x'), [])
+
+    def test_a_related_object_is_followed_on_its_own_shard(self):
+        profile = Profile.objects.create(user_id=6, nick='six')
+        Note.objects.create(profile=profile, text='hi')
+        self.assertOnlyOn('testapp_note', 'text', 'hi', 'shard2')
+        note = Note.objects.shard(2).get(text='hi')
+        self.assertEqual(note.profile.nick, 'six')
+        self.assertEqual([n.text for n in profile.note_set.all()], ['hi'])
+
+
+@native_only
+class AtomicMapsOntoDjangosTransactions(DatabaseTest):
+
+    def test_a_block_that_raises_leaves_nothing_on_the_contexts_alias(self):
+        try:
+            with using_shard(1):
+                with atomic():
+                    Profile.objects.create(user_id=5, nick='lost')
+                    raise ValueError('boom')
+        except ValueError:
+            pass
+        self.assertEqual(harness.where_is('testapp_profile', 'nick', 'lost'), [])
+
+    def test_a_block_commits_on_each_alias_named(self):
+        @atomic(using=['default', 'blogdb'])
+        def write():
+            Author.objects.create(name='kept')
+            Entry.objects.create(title='kept too')
+        write()
+        self.assertOnlyOn('testapp_author', 'name', 'kept', 'default')
+        self.assertOnlyOn('testapp_entry', 'title', 'kept too', 'blogdb')
+
+    def test_an_unknown_alias_is_refused_before_anything_starts(self):
+        from djpatch_multidb import ConnectionDoesNotExist
+        self.assertRaises(ConnectionDoesNotExist, atomic, using='nope')
+
+
+class ExportedSettings(DatabaseTest):
+    """multidb_export_settings (on every version: it is how a site plans its upgrade)."""
+
+    def export(self):
+        from djpatch_multidb import export
+        return export.settings_text(), export.router_text()
+
+    def test_the_settings_name_every_alias_with_a_dotted_engine_and_no_password(self):
+        settings_text, router_text = self.export()
+        namespace = {}
+        exec(settings_text, namespace)
+        self.assertEqual(sorted(namespace['DATABASES']), sorted(harness.DATABASES))
+        self.assertEqual(namespace['DATABASE_ROUTERS'], ['multidb_router.PlacementRouter'])
+        self.assertEqual(namespace['DATABASES']['replica1']['TEST']['MIRROR'], 'default')
+        for entry in namespace['DATABASES'].values():
+            self.assertTrue(entry['ENGINE'].startswith('django.db.backends.'), entry)
+        self.assertFalse(harness.PASSWORD in settings_text + router_text)
+
+    def test_the_exported_router_places_like_the_library(self):
+        settings_text, router_text = self.export()
+        namespace = {'__name__': 'multidb_router'}
+        exec(router_text, namespace)
+        router = namespace['PlacementRouter']()
+        self.assertEqual(router.db_for_write(Entry), 'blogdb')
+        self.assertEqual(router.db_for_write(Profile, instance=Profile(user_id=6)), 'shard2')
+        self.assertEqual(router.db_for_write(Author), None)
+        self.assertEqual(router.allow_syncdb('shard2', Note), True)
+        self.assertEqual(router.allow_migrate('default', 'testapp', 'note', model=Note), False)
