@@ -8,6 +8,12 @@
 #   ./run_demo.sh --check         set up, walk every page and the create form over
 #                                 HTTP, check every row directly, stop (exit 1 on a problem)
 #
+# The same site runs unchanged on every Django tools/bootstrap.sh builds: 1.1
+# by default (patched by djpatch_multidb), or DJPATCH_MULTIDB_STACK=1.4, 1.8,
+# 1.11 (Python 2.7) or 4.2 (Python 3) on Django's own multiple databases:
+#   DJPATCH_MULTIDB_STACK=4.2 ./run_demo.sh --check
+#   DJANGO_SRC=/path/to/django-1.0.4 ./run_demo.sh --check    (a Django source tree)
+#
 # Does all of its set-up (tools/bootstrap.sh) on a fresh Debian 12 machine as
 # root.  Ctrl-C stops the site and everything it started.
 set -eu

@@ -1,4 +1,5 @@
-"""djpatch_multidb: several databases, replicas and shards for Django 1.0 and 1.1.
+"""djpatch_multidb: several databases, replicas and shards for Django 1.0 and 1.1,
+and the same application code on Django's own multiple databases from 1.2 on.
 
 The MySQL driver is the MySQLdb module, from either distribution:
 mysqlclient (1.4.6 is the last for Python 2.7 and builds against MariaDB
@@ -9,9 +10,9 @@ Neither is required for SQLite-only sites, so neither is a hard requirement:
 try:
     from setuptools import setup
     extra = {
-        'install_requires': ['Django>=1.0,<1.2'],
+        'install_requires': ['Django>=1.0'],
         'extras_require': {
-            'mysqlclient': ['mysqlclient>=1.3.7,<2'],
+            'mysqlclient': ['mysqlclient>=1.3.7'],   # 1.4.6 is the last for Python 2.7
             'MySQL-python': ['MySQL-python>=1.2.2'],
         },
         'tests_require': ['nose==1.3.7'],
@@ -23,14 +24,17 @@ except ImportError:  # plain distutils: requirements are documentation only
 setup(
     name='djpatch_multidb',
     version='0.1.0',
-    description='Multiple databases, read replicas and shards for Django 1.0 and 1.1',
+    description='Multiple databases, read replicas and shards for Django 1.0 and 1.1, '
+                'and an upgrade path onto Django 1.2+ multi-db',
     long_description=__doc__,
-    packages=['djpatch_multidb'],
+    packages=['djpatch_multidb', 'djpatch_multidb.management',
+              'djpatch_multidb.management.commands'],
     license='BSD',
     classifiers=[
         'Framework :: Django',
         'Programming Language :: Python :: 2.6',
         'Programming Language :: Python :: 2.7',
+        'Programming Language :: Python :: 3',
         'Topic :: Database',
     ],
     **extra

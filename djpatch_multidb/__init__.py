@@ -21,11 +21,12 @@ from djpatch_multidb.connections import connections
 from djpatch_multidb.proxy import connection
 from djpatch_multidb.replicas import use_primary
 from djpatch_multidb.transactions import atomic
+from djpatch_multidb.shardkeys import shard_for
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'using_shard_for',
-           'readonly', 'use_primary', 'atomic', 'connection', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
+           'readonly', 'use_primary', 'shard_for', 'atomic', 'connection', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
            'ConnectionDoesNotExist', 'ReadOnlyError', 'ShardNotSelected', 'ShardKeyError',
            'ShardQueryError', 'CrossDatabaseQuery', 'CommitError']
 

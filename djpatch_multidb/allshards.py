@@ -28,6 +28,8 @@ from djpatch_multidb.errors import ShardQueryError, model_label
 from djpatch_multidb.proxy import QueryConnection, query_route
 
 NATIVE = versions.is_native()
+LIST_ROWS = ('ValuesListQuerySet', 'ValuesListIterable', 'FlatValuesListIterable',
+             'NamedValuesListIterable')
 
 DEFAULT_THREADS = 8
 
@@ -228,17 +230,21 @@ class AllShards(object):
         meta = self.model._meta
         field = name == 'pk' and meta.pk or _field(meta, name)
         fields = getattr(self.queryset, '_fields', None)
-        if hasattr(self.queryset, 'flat') or type(self.queryset).__name__ == 'ValuesListQuerySet':
+        # The row shape: a ValuesQuerySet/ValuesListQuerySet class up to Django
+        # 1.8, an _iterable_class from 1.9.
+        kind = getattr(self.queryset, '_iterable_class', type(self.queryset)).__name__
+        flat = getattr(self.queryset, 'flat', False) or kind == 'FlatValuesListIterable'
+        if hasattr(self.queryset, 'flat') or kind in LIST_ROWS:
             names = list(fields or [f.name for f in meta.fields])
             for candidate in (name, field and field.name, field and field.attname):
                 if candidate in names:
                     index = names.index(candidate)
-                    if getattr(self.queryset, 'flat', False):
+                    if flat:
                         return lambda row: row
                     return lambda row: row[index]
             raise ImproperlyConfigured(
                 "all_shards().values_list() must include %r to merge rows ordered by it." % name)
-        if fields is not None or type(self.queryset).__name__ == 'ValuesQuerySet':
+        if fields is not None or kind in ('ValuesQuerySet', 'ValuesIterable'):
             candidates = [c for c in (name, field and field.name, field and field.attname) if c]
 
             def from_dict(row):

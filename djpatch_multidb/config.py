@@ -68,13 +68,20 @@ def _build():
 
 class SafeSettingsDict(dict):
     """A DatabaseWrapper settings dict whose repr never shows the password."""
+    password_key = 'DATABASE_PASSWORD'
 
     def __repr__(self):
         shown = dict(self)
-        if shown.get('DATABASE_PASSWORD'):
-            shown['DATABASE_PASSWORD'] = '***'
+        if shown.get(self.password_key):
+            shown[self.password_key] = '***'
         return repr(shown)
     __str__ = __repr__
+
+
+class SafeDatabaseEntry(SafeSettingsDict):
+    """A Django 1.2+ DATABASES entry (its wrappers keep the entry itself as
+    settings_dict) whose repr never shows the password."""
+    password_key = 'PASSWORD'
 
 
 class AliasSettings(object):

@@ -88,6 +88,8 @@ deletes of an instance, relations followed from one); a query of a sharded
 model names its shard itself: Model.objects.using('shard2').  Reads of a
 primary with replicas go to a random replica when READ_FROM_REPLICAS is True.
 A key function other than 'mod' and 'crc32' is imported by its dotted path.
+ShardedIdField, all_shards() and the with-blocks belong to djpatch_multidb:
+a project that uses them keeps the library (its router does this one's work).
 """
 import random
 import zlib

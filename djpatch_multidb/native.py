@@ -113,21 +113,10 @@ def databases_from(settings):
         if (timeout and alias in replicas and 'mysql' in entry['ENGINE']
                 and 'connect_timeout' not in (entry.get('OPTIONS') or {})):
             entry['OPTIONS'] = dict(entry.get('OPTIONS') or {}, connect_timeout=int(timeout))
-        if not isinstance(entry, MaskedDict):
-            raw[alias] = MaskedDict(entry)
+        if not isinstance(entry, config.SafeDatabaseEntry):
+            raw[alias] = config.SafeDatabaseEntry(entry)
     return raw
 
-
-class MaskedDict(dict):
-    """A DATABASES entry whose repr never shows the password (Django's
-    connection wrappers keep the entry itself as settings_dict)."""
-
-    def __repr__(self):
-        shown = dict(self)
-        if shown.get('PASSWORD'):
-            shown['PASSWORD'] = '***'
-        return repr(shown)
-    __str__ = __repr__
 
 
 # -- patches: when to settle --------------------------------------------------
@@ -148,6 +137,12 @@ def make_setup(original):
         settle()
         return original(*args, **kwargs)
     return setup
+
+
+def forget_thread_replicas(**kwargs):
+    """request_started / request_finished: the thread's pins and replica choices go."""
+    from djpatch_multidb import replicas
+    replicas.clear_thread()
 
 
 # -- connections -----------------------------------------------------------------
@@ -180,12 +175,12 @@ class NativeConnections(object):
         return [self[alias] for alias in self]
 
     def opened(self):
-        """(alias, wrapper) for each alias with an open connection in this thread."""
-        found = []
-        for wrapper in self._django().all():
-            if getattr(wrapper, 'connection', None) is not None:
-                found.append((wrapper.alias, wrapper))
-        return sorted(found, key=lambda pair: pair[0])
+        """(alias, wrapper) for each alias this thread has built a wrapper for,
+        as on Django 1.0/1.1 (Django keeps them per thread in _connections)."""
+        handler = self._django()
+        built = getattr(handler, '_connections', None)
+        return [(alias, handler[alias]) for alias in self
+                if built is not None and hasattr(built, alias)]
 
     def dedicated(self, alias):
         """A new wrapper for ``alias``, shared with nothing: it commits alone."""

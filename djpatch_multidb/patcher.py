@@ -172,6 +172,30 @@ class Receiver(Patch):
         Patch.revert(self)
 
 
+class Connect(Patch):
+    """Connect a receiver of the library's own to ``signal`` (a dotted path);
+    no attribute of Django changes.  Reverting disconnects it."""
+
+    def __init__(self, signal, receiver, versions=None):
+        module, attr = signal.rsplit('.', 1)
+        Patch.__init__(self, module, attr, None, versions=versions)
+        self.receiver = receiver
+
+    @property
+    def name(self):
+        return '%s.%s -> %s' % (self.module, self.attr, self.receiver.__name__)
+
+    def apply(self):
+        getattr(self.target(), self.attr).connect(self.receiver, weak=False)
+        self.applied = True
+
+    def revert(self):
+        target = self.target()
+        if target is not None and self.applied:
+            getattr(target, self.attr).disconnect(self.receiver)
+        self.applied = False
+
+
 def _own_dict(target):
     return getattr(target, '__dict__', {})
 

@@ -13,7 +13,7 @@ from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
 from djpatch_multidb import commands, native, proxy, testdb, versions
 from djpatch_multidb.errors import any_backend
-from djpatch_multidb.patcher import AliasSites, Patch, Receiver
+from djpatch_multidb.patcher import AliasSites, Connect, Patch, Receiver
 
 QUERY = 'django.db.models.query'
 RELATED = 'django.db.models.fields.related'
@@ -148,6 +148,10 @@ NATIVE = [
           versions=versions.Since((1, 2), (1, 7))),
     # From 1.7 on, django.setup() runs before any database use.
     Patch('django', 'setup', native.make_setup, versions=versions.Since((1, 7))),
+    # Each request starts and ends with no replica choice and no pin of the
+    # thread's own (Django closes and resets the connections itself).
+    Connect('django.core.signals.request_started', native.forget_thread_replicas),
+    Connect('django.core.signals.request_finished', native.forget_thread_replicas),
 ]
 
 

@@ -57,20 +57,12 @@ class MultiDBRouter(object):
 
 
 def belongs(model, alias):
+    """syncdb.belongs() for ``alias``, or for its primary when it is a replica."""
+    from djpatch_multidb import syncdb
     cfg = config.current()
     if alias not in cfg.databases:
         return None
-    alias = cfg.primary_for(alias)
-    for method in ('allow_syncdb', 'allow_migrate'):
-        answer = routing.ask_routers(cfg, method, alias, model)
-        if answer is not None:
-            return answer
-    place = cfg.placement(model)
-    if place is None:
-        return alias == 'default'
-    if place[0] == 'alias':
-        return place[1] == alias
-    return alias in cfg.shards[place[1]]
+    return syncdb.belongs(model, cfg.primary_for(alias))
 
 
 def _route(model, write, hints):
@@ -86,7 +78,7 @@ def _route(model, write, hints):
         # Profile on its shard), else its placement and key decide.
         cfg = config.current()
         at = instance_db(instance)
-        if at is not None and getattr(state, 'adding', False) and not _lives_on(cfg, model, at):
+        if at is not None and getattr(state, 'adding', False) and not routing.placed_on(cfg, model, cfg.primary_for(at)):
             at = None
         if write and at is not None:
             at = cfg.primary_for(at)
@@ -101,17 +93,6 @@ def _route(model, write, hints):
     if at is None and write and _sharded(model) and selector.context_alias(model) is None:
         return None    # Django's guess for a new object; the save decides by its key
     return routing.db_for(model, write, at=at)
-
-
-def _lives_on(cfg, model, alias):
-    """Whether ``alias`` (or its primary) is a database ``model`` is placed on."""
-    place = cfg.placement(model)
-    alias = cfg.primary_for(alias)
-    if place is None:
-        return alias == 'default'
-    if place[0] == 'alias':
-        return place[1] == alias
-    return alias in cfg.shards[place[1]]
 
 
 def _sharded(model):

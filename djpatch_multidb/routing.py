@@ -109,6 +109,17 @@ def raw_alias():
     return alias
 
 
+def placed_on(cfg, model, alias):
+    """Whether MULTIDB_MODELS puts ``model`` on ``alias``: its alias, a shard of
+    its group, or 'default' when it is not placed."""
+    place = cfg.placement(model)
+    if place is None:
+        return alias == 'default'
+    if place[0] == 'alias':
+        return place[1] == alias
+    return alias in cfg.shards[place[1]]
+
+
 def same_place(model_a, model_b):
     """Whether two models live in the same database or shard group."""
     cfg = config.current()

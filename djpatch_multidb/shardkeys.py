@@ -73,3 +73,13 @@ def shard_number(cfg, group, key):
         raise ShardKeyError(group, key, 'the key function returned %r, not a shard number '
                                         'from 0 to %d' % (number, count - 1))
     return number
+
+
+def shard_for(key, group=None):
+    """The alias of the shard ``key`` maps to in ``group`` (the only group if
+    None), by the group's key function: where using_shard_for(key) sends queries."""
+    from djpatch_multidb import config
+    cfg = config.current()
+    if group is None:
+        group = cfg.only_group('shard_for(%r)' % (key,))
+    return cfg.shard_alias(group, shard_number(cfg, group, key))

@@ -17,7 +17,10 @@ def versions():
     found = [('Django', django.get_version())]
     try:
         import MySQLdb
-        found.append(('MySQLdb', getattr(MySQLdb, '__version__', '?')))
+        version = getattr(MySQLdb, '__version__', None)   # mysqlclient 2.x: version_info only
+        if version is None:
+            version = '.'.join([str(part) for part in MySQLdb.version_info[:3]])
+        found.append(('MySQLdb', version))
     except ImportError:
         found.append(('MySQLdb', 'not installed'))
     try:

@@ -25,12 +25,7 @@ def belongs(model, alias):
         answer = routing.ask_routers(cfg, method, alias, model)
         if answer is not None:
             return answer
-    place = cfg.placement(model)
-    if place is None:
-        return alias == 'default'
-    if place[0] == 'alias':
-        return place[1] == alias
-    return alias in cfg.shards[place[1]]
+    return routing.placed_on(cfg, model, alias)
 
 
 def models_for(alias):

@@ -14,11 +14,13 @@ PATCHED = {
     (1, 0): {
         'wrapper_takes_settings_dict': False,
         'cursor_takes_settings': True,
+        'command_checks': 'requires_model_validation',
     },
     # Django 1.1: DatabaseWrapper(settings_dict), _cursor().
     (1, 1): {
         'wrapper_takes_settings_dict': True,
         'cursor_takes_settings': False,
+        'command_checks': 'requires_model_validation',
     },
 }
 SUPPORTED = PATCHED   # the name older code and tests use
@@ -46,6 +48,9 @@ NATIVE = {
     'app_registry': [((1, 2), 'loading'), ((1, 7), 'apps')],
     # Management command options: optparse option_list up to 1.9, argparse from 1.8.
     'command_options': [((1, 2), 'optparse'), ((1, 8), 'argparse')],
+    # The management command attribute that turns the start-up checks off
+    # (1.7 and 1.8 refuse a command that sets both).
+    'command_checks': [((1, 2), 'requires_model_validation'), ((1, 7), 'requires_system_checks')],
     # Tables for apps without migrations: syncdb, or migrate (--run-syncdb from 1.9).
     'create_tables': [((1, 2), ('syncdb',)), ((1, 7), ('migrate',)),
                       ((1, 9), ('migrate', '--run-syncdb'))],

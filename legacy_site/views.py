@@ -5,9 +5,7 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 
-from djpatch_multidb import atomic, connections
-from djpatch_multidb.shardkeys import shard_number
-from djpatch_multidb import config
+from djpatch_multidb import atomic, connections, shard_for
 
 from accounts.models import Comment, Member, Profile, Signup
 from blog.models import Entry
@@ -17,7 +15,7 @@ SHARDS = settings.MULTIDB_SHARDS['users']['SHARDS']
 
 
 def shard_alias(user_id):
-    return SHARDS[shard_number(config.current(), 'users', int(user_id))]
+    return shard_for(int(user_id), 'users')
 
 
 def queries_per_alias(request):

@@ -121,6 +121,16 @@ class SameCallsLandInTheSamePlaces(DatabaseTest):
         self.assertEqual([n.text for n in profile.note_set.all()], ['hi'])
 
 
+    def test_a_reverse_relation_into_a_shard_group_is_refused_and_all_shards_finds_it(self):
+        from testapp.models import Account
+        author = Author.objects.create(name='owner')
+        account = Account.objects.create(name='acct', author=author)
+        self.assertOnlyOn('testapp_account', 'name', 'acct', 'shard%d' % (account.id % 4))
+        self.assertRaises(ShardNotSelected, lambda: list(author.account_set.all()))
+        self.assertEqual([a.name for a in Account.objects.all_shards().filter(author=author)],
+                         ['acct'])
+
+
 @native_only
 class AtomicMapsOntoDjangosTransactions(DatabaseTest):
 

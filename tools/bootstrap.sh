@@ -317,37 +317,46 @@ venv_check() {  # venv_check PYTHON -> prints versions, 0 if the venv works
     "$1" -c 'import django, MySQLdb, nose; print("Django %s, MySQLdb %s, nose %s" % (django.get_version(), ".".join(map(str, MySQLdb.version_info[:3])), nose.__version__))'
 }
 
-ensure_py27_venv() {
-    local key stamp_content
-    # The key covers the requirement list and the interpreter it is built on.
-    key=$(printf '%s\n%s\n%s\n' "$REQUIREMENTS" "$VIRTUALENV_REQ" "$PY27" | sha256sum | cut -c1-12)
-    VENV=$CACHE_DIR/py27-$key
-    local stamp=$VENV/.djpatch-multidb-complete
-    stamp_content="$REQUIREMENTS"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_content" ] && [ -x "$VENV/bin/python" ]; then
+venv_ready() {  # venv_ready: 0 if $VENV was completed for $REQUIREMENTS and still works
+    local stamp=$VENV/.djpatch-multidb-complete versions
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$REQUIREMENTS" ] && [ -x "$VENV/bin/python" ]; then
         if versions=$(venv_check "$VENV/bin/python" 2>/dev/null); then
             log "venv ok: $VENV ($versions)"
             return 0
         fi
         log "venv $VENV is broken; rebuilding"
     fi
-    ensure_bootstrap_venv
-    log "creating py2.7 virtualenv $VENV ($PY27)"
-    rm -rf "$VENV"
-    pip_env "$BOOT/bin/virtualenv" -q --no-periodic-update -p "$PY27" "$VENV" >&2 \
-        || die "virtualenv -p $PY27 $VENV failed"
+    return 1
+}
+
+venv_install() {  # venv_install: $REQUIREMENTS into the new $VENV, checked, then stamped complete
+    local versions
+    local -a reqs
     write_venv_pip_conf "$VENV"
     log "pip install $REQUIREMENTS"
-    # mysqlclient 1.4.6 runs "mysql_config" and falls back to "mariadb_config"
-    # (libmariadb-dev) by itself, so no shim is needed.
-    local -a reqs
     read -r -a reqs <<<"$REQUIREMENTS"
     PIP_CACHE_DIR=$CACHE_DIR/pip-cache \
         pip_env "$VENV/bin/python" -m pip install -q "${reqs[@]}" >&2 \
         || die "pip install into $VENV failed"
     versions=$(venv_check "$VENV/bin/python") || die "the new venv $VENV does not import django, MySQLdb, nose"
     log "venv ready: $VENV ($versions)"
-    printf '%s\n' "$stamp_content" >"$stamp"
+    printf '%s\n' "$REQUIREMENTS" >"$VENV/.djpatch-multidb-complete"
+}
+
+ensure_py27_venv() {
+    local key
+    # The key covers the requirement list and the interpreter it is built on.
+    key=$(printf '%s\n%s\n%s\n' "$REQUIREMENTS" "$VIRTUALENV_REQ" "$PY27" | sha256sum | cut -c1-12)
+    VENV=$CACHE_DIR/py27-$key
+    venv_ready && return 0
+    ensure_bootstrap_venv
+    log "creating py2.7 virtualenv $VENV ($PY27)"
+    rm -rf "$VENV"
+    pip_env "$BOOT/bin/virtualenv" -q --no-periodic-update -p "$PY27" "$VENV" >&2 \
+        || die "virtualenv -p $PY27 $VENV failed"
+    # mysqlclient 1.4.6 runs "mysql_config" and falls back to "mariadb_config"
+    # (libmariadb-dev) by itself, so no shim is needed.
+    venv_install
 }
 
 # ------------------------------------------------------------------ the python3 stack
@@ -389,34 +398,17 @@ find_stack_python3() {
 }
 
 ensure_py3_venv() {
-    local key stamp stamp_content pyver
+    local key pyver
     pyver=$("$STACK_PY3" -c 'import sys; print(sys.version.split()[0])')
     # The key covers the requirement list and the interpreter (path and version).
     key=$(printf '%s\n%s\n%s\n' "$REQUIREMENTS" "$STACK_PY3" "$pyver" | sha256sum | cut -c1-12)
     VENV=$CACHE_DIR/py3-$key
-    stamp=$VENV/.djpatch-multidb-complete
-    stamp_content="$REQUIREMENTS"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_content" ] && [ -x "$VENV/bin/python" ]; then
-        if versions=$(venv_check "$VENV/bin/python" 2>/dev/null); then
-            log "venv ok: $VENV ($versions)"
-            return 0
-        fi
-        log "venv $VENV is broken; rebuilding"
-    fi
+    venv_ready && return 0
     log "creating python3 venv $VENV ($STACK_PY3, $pyver)"
     rm -rf "$VENV"
     "$STACK_PY3" -m venv "$VENV" >&2 || die "$STACK_PY3 -m venv $VENV failed"
-    write_venv_pip_conf "$VENV"
-    log "pip install $REQUIREMENTS"
     # mysqlclient 2.2 finds libmariadb through pkg-config (libmariadb-dev).
-    local -a reqs
-    read -r -a reqs <<<"$REQUIREMENTS"
-    PIP_CACHE_DIR=$CACHE_DIR/pip-cache \
-        pip_env "$VENV/bin/python" -m pip install -q "${reqs[@]}" >&2 \
-        || die "pip install into $VENV failed"
-    versions=$(venv_check "$VENV/bin/python") || die "the new venv $VENV does not import django, MySQLdb, nose"
-    log "venv ready: $VENV ($versions)"
-    printf '%s\n' "$stamp_content" >"$stamp"
+    venv_install
 }
 
 # ------------------------------------------------------------------ main
