@@ -43,6 +43,49 @@ class RouterIsInstalled(DatabaseTest):
         self.assertFalse(harness.PASSWORD in repr(connections['unreachable'].settings_dict))
 
 
+class FakeSettings(object):
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+@native_only
+class SettingsAreSettledForThisDjango(unittest.TestCase):
+
+    def settle(self, **entries):
+        from djpatch_multidb import native
+        return native.databases_from(FakeSettings(DATABASES=entries,
+                                                  MULTIDB_REPLICAS={'default': ['r']}))
+
+    def test_test_mirror_is_understood_in_both_spellings(self):
+        from djpatch_multidb import versions
+        style = versions.feature('test_settings')
+        for spelling in ({'TEST_MIRROR': 'default'}, {'TEST': {'MIRROR': 'default'}}):
+            entry = dict({'ENGINE': 'sqlite3', 'NAME': 'r.db'}, **spelling)
+            settled = self.settle(default={'ENGINE': 'sqlite3', 'NAME': 'd.db'}, r=entry)['r']
+            if style != 'flat':    # Django 1.7 and later read TEST['MIRROR']
+                self.assertEqual(settled['TEST']['MIRROR'], 'default', (spelling, settled))
+            if style != 'dict':    # Django 1.2 to 1.8 read TEST_MIRROR
+                self.assertEqual(settled['TEST_MIRROR'], 'default', (spelling, settled))
+
+    def test_legacy_database_settings_become_databases(self):
+        from djpatch_multidb import native
+        settled = native.databases_from(FakeSettings(
+            DATABASES={}, DATABASE_ENGINE='mysql', DATABASE_NAME='legacy',
+            DATABASE_USER='u', DATABASE_PASSWORD=harness.PASSWORD, DATABASE_HOST='db1'))
+        self.assertEqual(settled['default']['ENGINE'], 'django.db.backends.mysql')
+        self.assertEqual((settled['default']['NAME'], settled['default']['HOST']), ('legacy', 'db1'))
+        self.assertFalse(harness.PASSWORD in repr(settled))
+
+    def test_a_bad_engine_is_refused_naming_the_alias_and_the_accepted_names(self):
+        from django.core.exceptions import ImproperlyConfigured
+        try:
+            self.settle(default={'ENGINE': 7, 'NAME': 'x'})
+        except ImproperlyConfigured as error:
+            self.assertTrue("'default'" in str(error) and "'mysql'" in str(error), str(error))
+        else:
+            self.fail('ENGINE 7 was accepted')
+
+
 @native_only
 class RouterAnswers(DatabaseTest):
 
