@@ -103,6 +103,14 @@ VARIANTS = [
       'router': 'placement', 'shards': {'users': SHARDS},
       'placement': {'benchapp.item': 'shards:users'},
       'ctx': 'router_shard', 'shard_number': 1}),
+    # After the upgrade: the library on Django 1.11 is a router (MultiDBRouter).
+    ('dj111_shim', 'dj111', 'dj111',
+     {'kind': 'dj111', 'shim': True, 'aliases': ['default'] + SHARDS, 'target': 'default',
+      'shards': {'users': SHARDS}, 'models': {}}),
+    ('dj111_shim_shard', 'dj111', 'dj111',
+     {'kind': 'dj111', 'shim': True, 'aliases': ['default'] + SHARDS, 'target': 'shard1',
+      'shards': {'users': SHARDS}, 'models': {'benchapp.Item': 'shards:users'},
+      'ctx': 'using_shard', 'shard_number': 1}),
 ]
 VARIANT_TITLES = {
     'vanilla': 'Django 1.1.4, vanilla, one database',
@@ -112,6 +120,8 @@ VARIANT_TITLES = {
     'dj111': 'Django 1.11, no router, one database',
     'dj111_router': 'Django 1.11, placement router',
     'dj111_router_shard': 'Django 1.11, router + thread-local shard',
+    'dj111_shim': 'Django 1.11 + install() (router), no context',
+    'dj111_shim_shard': 'Django 1.11 + install(), using_shard(1)',
 }
 
 
@@ -634,7 +644,9 @@ def report(results, p, pythons, elapsed):
             targets.append(('inside using_shard(n) / vanilla, %s: worst operation (geomean %.3f)'
                             % (title, ratios['using_shard']['geomean']), '%.3f' % worst,
                             '<= %.2f' % limit, worst <= limit))
-        for ours, theirs in (('installed', 'dj111_router'), ('using_shard', 'dj111_router_shard')):
+        for ours, theirs in (('installed', 'dj111_router'), ('using_shard', 'dj111_router_shard'),
+                             ('dj111_shim', 'dj111_router'),
+                             ('dj111_shim_shard', 'dj111_router_shard')):
             if ours in ratios and theirs in ratios:
                 add('  overhead ratios, ours / Django 1.11 router (%s / %s):' % (ours, theirs))
                 add('  %-44s' % '' + ''.join(
@@ -643,8 +655,9 @@ def report(results, p, pythons, elapsed):
                                                                 ratios[theirs]['geomean'])))
                 worse = [op for op in OPS if ratios[ours][op] > ratios[theirs][op]]
                 ok = ratios[ours]['geomean'] <= ratios[theirs]['geomean']
-                targets.append(('%s / vanilla <= %s / dj111, %s: geomean of the ratios%s'
-                                % (ours, theirs, title,
+                base_of = dict([(v[0], v[2]) for v in VARIANTS])
+                targets.append(('%s / %s <= %s / dj111, %s: geomean of the ratios%s'
+                                % (ours, base_of[ours], theirs, title,
                                    worse and ' (worse on ' + ', '.join(worse) + ')' or ''),
                                 '%.3f' % ratios[ours]['geomean'],
                                 '<= %.3f' % ratios[theirs]['geomean'], ok))

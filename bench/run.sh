@@ -18,10 +18,8 @@ if [ ! -x "$PYTHON" ]; then
     echo "bench/run.sh: tools/bootstrap.sh did not give a Python" >&2
     exit 1
 fi
-# The Django 1.11 virtualenv (nose and mysqlclient stay in the list: bootstrap
-# checks that they import).
-PYTHON_111=$(env -u PYTHONPATH DJPATCH_MULTIDB_REQUIREMENTS="Django==1.11.29 nose==1.3.7 mysqlclient==1.4.6" \
-    tools/bootstrap.sh | tail -n 1)
+# The Django 1.11 virtualenv, the one the test suite runs on.
+PYTHON_111=$(env -u PYTHONPATH DJPATCH_MULTIDB_STACK=1.11 tools/bootstrap.sh | tail -n 1)
 if [ ! -x "$PYTHON_111" ]; then
     echo "bench/run.sh: tools/bootstrap.sh did not give the Django 1.11 Python" >&2
     exit 1

@@ -16,7 +16,9 @@ Variants (the "kind" of the setup command):
   dj111      Django 1.11, DATABASES; router None (none configured),
              'placement' (a router that looks the model up in a placement map)
              and ctx 'router_shard' (that router reading a thread-local shard
-             number set by a minimal context manager around each operation)
+             number set by a minimal context manager around each operation);
+             shim: djpatch_multidb.install() instead, its router from the
+             MULTIDB_* settings, ctx 'using_shard'
 
 Python 2.6/2.7.
 """
@@ -157,7 +159,7 @@ class Worker(object):
         for path in (os.path.join(os.path.dirname(HERE), 'tools'), ROOT, HERE):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        if kind == 'installed':
+        if kind == 'installed' or cfg.get('shim'):
             import djpatch_multidb
             djpatch_multidb.install()
         from django.conf import settings
@@ -190,12 +192,16 @@ class Worker(object):
                     entry['PORT'] = str(entry['PORT'])
                 databases[alias] = entry
             routers = []
+            extra = {}
+            if cfg.get('shim'):    # the library's router, from the MULTIDB_* settings
+                extra = {'MULTIDB_SHARDS': cfg.get('shards', {}),
+                         'MULTIDB_MODELS': cfg.get('models', {})}
             if cfg.get('router'):
                 PlacementRouter.placement = dict(cfg.get('placement', {}))
                 PlacementRouter.shards = dict(cfg.get('shards', {}))
                 routers = [PlacementRouter()]
             settings.configure(DATABASES=databases, DATABASE_ROUTERS=routers,
-                               INSTALLED_APPS=apps, DEBUG=False, USE_TZ=False)
+                               INSTALLED_APPS=apps, DEBUG=False, USE_TZ=False, **extra)
             import django
             django.setup()
         else:

@@ -56,3 +56,13 @@ def command_options(base, options):
         return None
     from optparse import make_option
     return base.option_list + tuple([make_option(flag, **kw) for flag, kw in options])
+
+
+def argument_names(function):
+    """(argument names, whether it takes **keywords) of a function or method."""
+    import inspect
+    if hasattr(inspect, 'getfullargspec'):
+        spec = inspect.getfullargspec(function)
+        return spec.args, spec.varkw is not None
+    spec = inspect.getargspec(function)
+    return spec.args, spec.keywords is not None

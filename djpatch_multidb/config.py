@@ -50,6 +50,9 @@ def reload():
     try:
         _current = None
         generation[0] += 1
+        proxy = sys.modules.get('djpatch_multidb.proxy')
+        if proxy is not None:
+            proxy.forget_shared()    # backend objects kept by django.db.connection
     finally:
         _lock.release()
 
@@ -66,14 +69,30 @@ def _build():
         _lock.release()
 
 
+# Driver options that carry a password (MySQLdb's passwd, psycopg2's password).
+OPTION_PASSWORDS = ('passwd', 'password')
+
+
+def masked_options(options):
+    """``options`` with any password replaced by '***'."""
+    shown = dict(options or {})
+    for key in OPTION_PASSWORDS:
+        if shown.get(key):
+            shown[key] = '***'
+    return shown
+
+
 class SafeSettingsDict(dict):
     """A DatabaseWrapper settings dict whose repr never shows the password."""
     password_key = 'DATABASE_PASSWORD'
+    options_key = 'DATABASE_OPTIONS'
 
     def __repr__(self):
         shown = dict(self)
         if shown.get(self.password_key):
             shown[self.password_key] = '***'
+        if shown.get(self.options_key):
+            shown[self.options_key] = masked_options(shown[self.options_key])
         return repr(shown)
     __str__ = __repr__
 
@@ -82,6 +101,7 @@ class SafeDatabaseEntry(SafeSettingsDict):
     """A Django 1.2+ DATABASES entry (its wrappers keep the entry itself as
     settings_dict) whose repr never shows the password."""
     password_key = 'PASSWORD'
+    options_key = 'OPTIONS'
 
 
 class AliasSettings(object):
@@ -113,6 +133,7 @@ class Database(object):
         self.alias = alias
         self.engine = entry['ENGINE']
         self.backend = backend_module_name(alias, entry['ENGINE'])
+        self.vendor = self.backend.split('.')[-1]
         self.name = entry['NAME']
         self.user = entry.get('USER') or ''
         self.password = entry.get('PASSWORD') or ''
@@ -132,10 +153,6 @@ class Database(object):
             'DATABASE_USER': self.user,
             'TIME_ZONE': time_zone,
         })
-
-    @property
-    def vendor(self):
-        return self.backend.split('.')[-1]
 
     def describe(self):
         """engine, host, port and name: what error messages may show."""
@@ -187,7 +204,10 @@ class Config(object):
         self.router_paths = [r for r in getattr(settings, 'DATABASE_ROUTERS', None) or []
                              if r != ROUTER_PATH and type(r).__name__ != 'MultiDBRouter']
         self._routers = None
+        self.route_cache = {}      # router.py: answers that depend on the model only
+        self.idle_reads = {}       # ... the most asked of them: model -> alias for reads
         self._placements = {}
+        self._nothing_away = {}
         self._shard_aliases = {}
         self._primaries = {}
         for primary, names in self.replicas.items():
@@ -240,8 +260,13 @@ class Config(object):
     def routes_nothing_away(self, model):
         """Whether ``model`` goes to 'default' unless a context says otherwise:
         no placement, no router, no replica of 'default' to read from."""
-        return (self.placement(model) is None and not self.router_paths
+        try:
+            return self._nothing_away[model]
+        except KeyError:
+            answer = self._nothing_away[model] = (
+                self.placement(model) is None and not self.router_paths
                 and not self.replicas.get('default'))
+            return answer
 
     # -- model placement ---------------------------------------------------
     def placement(self, model):
@@ -377,13 +402,20 @@ def _shards_setting(settings, databases):
     return shards
 
 
+DEFAULT_SHARD_KEY = 'mod'
+
+
 def _shard_keys_setting(settings):
-    """group -> the KEY a MULTIDB_SHARDS entry names (dict form), for display."""
+    """group -> its key function: the KEY a MULTIDB_SHARDS entry names (dict
+    form), else 'mod', for every group, so that a new row of any group goes
+    to the shard of its key."""
     raw = getattr(settings, 'MULTIDB_SHARDS', None) or {}
     keys = {}
     for group, entry in raw.items():
         if isinstance(entry, dict) and entry.get('KEY'):
             keys[group] = entry['KEY']
+        else:
+            keys[group] = DEFAULT_SHARD_KEY
     return keys
 
 

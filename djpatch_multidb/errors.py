@@ -3,10 +3,31 @@
 ``ConnectionDoesNotExist`` keeps the name Django 1.2 gave it, so code that
 catches it survives the upgrade.  ``ImproperlyConfigured`` is Django's own.
 """
+import sys
+
 from django.core.exceptions import ImproperlyConfigured
 
 
-class ConnectionDoesNotExist(Exception):
+class _AlsoDjangos(type):
+    """Metaclass of ConnectionDoesNotExist: on Django 1.2 and later it also
+    matches django.db.utils.ConnectionDoesNotExist, which Django raises for an
+    unknown alias in .using() or save(using=...), in except clauses and
+    isinstance()."""
+
+    def __subclasscheck__(cls, subclass):
+        if type.__subclasscheck__(cls, subclass):
+            return True
+        theirs = getattr(sys.modules.get('django.db.utils'), 'ConnectionDoesNotExist', None)
+        return theirs is not None and issubclass(subclass, theirs)
+
+    def __instancecheck__(cls, instance):
+        return cls.__subclasscheck__(type(instance))
+
+
+_ConnectionErrorBase = _AlsoDjangos('_ConnectionErrorBase', (Exception,), {})
+
+
+class ConnectionDoesNotExist(_ConnectionErrorBase):
     """An alias that DATABASES does not define was named."""
 
     def __init__(self, alias, configured):

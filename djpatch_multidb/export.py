@@ -24,8 +24,12 @@ def databases(cfg):
     exported = {}
     for alias, db in cfg.databases.items():
         entry = {'ENGINE': db.backend, 'NAME': db.name}
+        options = dict(db.options)
+        for key in config.OPTION_PASSWORDS:
+            if options.get(key):
+                options[key] = HIDDEN
         for key, value in (('USER', db.user), ('HOST', db.host), ('PORT', db.port),
-                           ('OPTIONS', db.options)):
+                           ('OPTIONS', options)):
             if value:
                 entry[key] = value
         if db.password:
@@ -38,6 +42,8 @@ def databases(cfg):
             test['MIRROR'] = mirror
         if test:
             entry['TEST'] = test
+            for key, value in test.items():   # Django 1.2 to 1.8 read TEST_NAME, TEST_MIRROR
+                entry['TEST_' + key] = value
         exported[alias] = entry
     return exported
 
@@ -54,7 +60,7 @@ def settings_text(cfg=None, module='multidb_router'):
         lines.append('# put them back for %s.' % ', '.join(hidden))
     else:
         lines.append('# no alias has one.')
-    lines.append('# Replicas get TEST MIRROR (Django 1.2 to 1.6 spell it TEST_MIRROR).')
+    lines.append("# Replicas get TEST['MIRROR'] and TEST_MIRROR, the spelling of Django 1.2 to 1.8.")
     lines.append('DATABASES = ' + pprint.pformat(exported))
     lines.append('DATABASE_ROUTERS = ' + pprint.pformat(routers))
     return '\n'.join(lines) + '\n'
@@ -121,9 +127,15 @@ def key_function(group):
 
 
 def place(model):
-    """The alias or ('shards', group) of a model, or None (Django's default)."""
-    while getattr(model._meta, 'proxy_for_model', None) is not None:
-        model = model._meta.proxy_for_model
+    """The alias or ('shards', group) of a model, or None (Django's default).
+    Proxy models and many-to-many tables live with their model."""
+    while True:
+        if getattr(model._meta, 'proxy_for_model', None) is not None:
+            model = model._meta.proxy_for_model
+        elif getattr(model._meta, 'auto_created', False) not in (False, True, None):
+            model = model._meta.auto_created
+        else:
+            break
     meta = model._meta
     target = MODELS.get(('%%s.%%s' %% (meta.app_label, meta.object_name)).lower())
     if target is None:

@@ -13,7 +13,7 @@ writes refused.
 from django.db import models
 from django.db.models.query import QuerySet
 
-from djpatch_multidb import config, versions
+from djpatch_multidb import config, selector, versions
 from djpatch_multidb.errors import ImproperlyConfigured, ReadOnlyError, model_label
 from djpatch_multidb.proxy import QueryConnection, query_route
 
@@ -26,7 +26,7 @@ def _refuse_if_readonly(name):
         return None
 
     def method(self, *args, **kwargs):
-        if self._multidb_readonly:
+        if self._multidb_readonly or selector.is_readonly():
             raise ReadOnlyError(self.model, self._db, name.lstrip('_'))
         return original(self, *args, **kwargs)
     method.__name__ = name
@@ -34,7 +34,42 @@ def _refuse_if_readonly(name):
     return method
 
 
-class MultiDBQuerySet(QuerySet):
+class ReadOnlyRefusals(object):
+    """Django 1.2 and later: the writes of a readonly() queryset (on a replica),
+    or of a queryset that names its database inside readonly() (Django asks no
+    router then), raise ReadOnlyError."""
+    _multidb_readonly = False
+
+    for _name in ('update', '_update', 'delete', 'get_or_create',
+                  'update_or_create', 'bulk_create', 'bulk_update'):
+        _method = _refuse_if_readonly(_name)
+        if _method is not None:
+            locals()[_name] = _method
+    del _name, _method
+
+
+_refusing_classes = {}
+
+
+def _refusing(klass):
+    """``klass`` (Django 1.2 to 1.8's ValuesQuerySet and kin) with the refusals."""
+    if issubclass(klass, ReadOnlyRefusals):
+        return klass
+    try:
+        return _refusing_classes[klass]
+    except KeyError:
+        made = _refusing_classes[klass] = type(klass.__name__, (ReadOnlyRefusals, klass), {})
+        return made
+
+
+if NATIVE:
+    class _QuerySet(ReadOnlyRefusals, QuerySet):
+        pass
+else:
+    _QuerySet = QuerySet
+
+
+class MultiDBQuerySet(_QuerySet):
     """A QuerySet that can also be sent to a shard or a replica."""
     _multidb_readonly = False
 
@@ -71,7 +106,7 @@ class MultiDBQuerySet(QuerySet):
             alias = primary
             if not replicas.primary_forced():
                 alias = replicas.for_read(primary)
-            clone = self.using(alias)
+            clone = QuerySet.using(self, alias)
             clone._multidb_readonly = True
             return clone
         clone = self._clone()
@@ -80,28 +115,36 @@ class MultiDBQuerySet(QuerySet):
         return clone
 
     def _clone(self, *args, **kwargs):
+        if NATIVE and self._multidb_readonly:
+            # Django 1.2 to 1.8: values() and dates() clone into another class.
+            if args and args[0] is not None:
+                args = (_refusing(args[0]),) + args[1:]
+            elif kwargs.get('klass') is not None:
+                kwargs['klass'] = _refusing(kwargs['klass'])
         clone = QuerySet._clone(self, *args, **kwargs)
         clone._multidb_readonly = self._multidb_readonly
         return clone
 
     if NATIVE:
+        def using(self, alias):
+            """.using(alias), .shard(n): inside readonly(), on a replica of alias.
+            An unknown alias raises djpatch_multidb's ConnectionDoesNotExist at once."""
+            if alias is not None:
+                config.current().check_alias(alias)
+            clone = QuerySet.using(self, alias)
+            if selector.is_readonly() and not clone._multidb_readonly:
+                clone = clone.readonly()
+            return clone
+
         def create(self, **kwargs):
             """Django asks the router for the write database before the object
             exists; a sharded object's shard comes from its key, so the save decides."""
-            if self._multidb_readonly:
+            if self._multidb_readonly or selector.is_readonly():
                 raise ReadOnlyError(self.model, self._db, 'create')
             obj = self.model(**kwargs)
             self._for_write = True
             obj.save(force_insert=True, using=self._db)
             return obj
-
-        # A readonly() queryset is on a replica: Django would write there.
-        for _name in ('update', '_update', 'delete', 'get_or_create',
-                      'update_or_create', 'bulk_create', 'bulk_update'):
-            _method = _refuse_if_readonly(_name)
-            if _method is not None:
-                locals()[_name] = _method
-        del _name, _method
 
 
 class MultiDBManager(models.Manager):
@@ -111,7 +154,6 @@ class MultiDBManager(models.Manager):
         if not NATIVE:
             return MultiDBQuerySet(self.model)
         # Built inside using()/using_shard(): stays there, as on Django 1.0/1.1.
-        from djpatch_multidb import selector
         using = self._db
         if using is None and not selector.is_readonly():
             using = selector.context_alias(self.model)

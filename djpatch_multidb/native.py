@@ -145,6 +145,16 @@ def forget_thread_replicas(**kwargs):
     replicas.clear_thread()
 
 
+def refuse_in_readonly(sender, **kwargs):
+    """pre_save / pre_delete: inside readonly(), a save or delete that names its
+    database (save(using=...), which Django asks no router about) writes nothing."""
+    from djpatch_multidb import selector
+    if selector.is_readonly():
+        from djpatch_multidb.errors import ReadOnlyError
+        raise ReadOnlyError(sender, kwargs.get('using') or 'default',
+                            'delete' if 'raw' not in kwargs else 'save')
+
+
 # -- connections -----------------------------------------------------------------
 
 class NativeConnections(object):

@@ -82,7 +82,7 @@ def family(model):
 def make_queryset_init(original):
     def __init__(self, model=None, query=None, *args, **kwargs):
         original(self, model, query, *args, **kwargs)
-        if query is None and model is not None:
+        if query is None and model is not None and not selector.is_idle():
             alias = selector.context_alias(model)
             readonly = selector.is_readonly()
             if alias is not None or readonly:

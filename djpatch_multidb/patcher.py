@@ -186,13 +186,17 @@ class Connect(Patch):
         return '%s.%s -> %s' % (self.module, self.attr, self.receiver.__name__)
 
     def apply(self):
-        getattr(self.target(), self.attr).connect(self.receiver, weak=False)
+        # The plain Signal methods: Django 1.7+'s ModelSignal.connect would
+        # import the model machinery while django.db.models is still loading.
+        from django.dispatch import Signal
+        Signal.connect(getattr(self.target(), self.attr), self.receiver, weak=False)
         self.applied = True
 
     def revert(self):
         target = self.target()
         if target is not None and self.applied:
-            getattr(target, self.attr).disconnect(self.receiver)
+            from django.dispatch import Signal
+            Signal.disconnect(getattr(target, self.attr), self.receiver)
         self.applied = False
 
 

@@ -14,9 +14,18 @@ pending work on; everything else goes to the selected connection.
 """
 import sys
 
-from djpatch_multidb import routing, selector
+from djpatch_multidb import config, routing, selector
 from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
+
+
+# What the ORM reads of django.db.connection while it builds every query
+# (ops.quote_name, operators[lookup], features): objects of the backend, not of one
+# connection, for the backends named here.  When every alias uses one of them,
+# the module-level proxy keeps them as plain attributes after the first access,
+# so those reads skip the lookup (config.reload() forgets them).
+SHARED_ATTRIBUTES = ('ops', 'operators', 'features')
+SHARED_BACKENDS = ('sqlite3', 'mysql')
 
 
 class ConnectionProxy(object):
@@ -24,8 +33,12 @@ class ConnectionProxy(object):
 
     def __getattr__(self, name):
         if selector.is_idle():  # the common case, kept short: 'default'
-            return getattr(connections.default(), name)
-        return getattr(connections[routing.raw_alias()], name)
+            value = getattr(connections.default(), name)
+        else:
+            value = getattr(connections[routing.raw_alias()], name)
+        if name in SHARED_ATTRIBUTES and type(self) is ConnectionProxy and _shared():
+            self.__dict__[name] = value
+        return value
 
     def __setattr__(self, name, value):
         setattr(connections[routing.raw_alias()], name, value)
@@ -35,6 +48,18 @@ class ConnectionProxy(object):
 
     def __repr__(self):
         return '<djpatch_multidb connection proxy, now %r>' % (routing.raw_alias(),)
+
+
+def _shared():
+    """Whether every alias has the same backend, one of SHARED_BACKENDS."""
+    cfg = config.current()
+    return cfg.single_engine and cfg.databases['default'].vendor in SHARED_BACKENDS
+
+
+def forget_shared():
+    """config.reload(): the backend may differ now."""
+    for name in SHARED_ATTRIBUTES:
+        connection.__dict__.pop(name, None)
 
 
 class QueryConnection(ConnectionProxy):

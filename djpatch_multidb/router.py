@@ -12,17 +12,41 @@ from djpatch_multidb import config, routing, selector
 from djpatch_multidb.compat import string_types
 from djpatch_multidb.state import instance_db
 
+_thread = selector._state     # the selector's thread-local stack (read, never written here)
+
 
 class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
+        if not hints:       # the common question, kept short: no context, no instance
+            try:
+                if not _thread.stack:
+                    return config._current.idle_reads[model]
+            except KeyError:
+                pass
+            except AttributeError:   # this thread's first question, or no configuration yet
+                selector.stack()
+        key = _idle_key(model, False, hints)
+        if key is not None:
+            try:
+                return config.current().route_cache[key]
+            except KeyError:
+                return _remember(key, model, _route(model, False, hints))
         return _route(model, False, hints)
 
     def db_for_write(self, model, **hints):
+        key = _idle_key(model, True, hints)
+        if key is not None:
+            try:
+                return config.current().route_cache[key]
+            except KeyError:
+                pass
         alias = _route(model, True, hints)
         if alias is not None and config.current().replicas.get(alias):
             from djpatch_multidb import replicas
             replicas.pin(alias)        # read-your-writes, as on Django 1.0/1.1
+        elif key is not None:
+            _remember(key, model, alias)
         return alias
 
     def allow_relation(self, obj1, obj2, **hints):
@@ -63,6 +87,46 @@ def belongs(model, alias):
     if alias not in cfg.databases:
         return None
     return syncdb.belongs(model, cfg.primary_for(alias))
+
+
+# -- the answers that depend on nothing but the model and the configuration ---------
+#
+# Django asks the router once or twice per query.  With no context open in
+# the thread, the answer for a model (and for an instance of it, by the
+# database it came from) is the same every time unless replicas, shard keys
+# or the project's own routers are involved: those answers are kept in the
+# configuration's route_cache (dropped with it on config.reload()).
+
+def _idle_key(model, write, hints):
+    """The route_cache key of this question, or None if it is not one to cache."""
+    if not selector.is_idle():
+        return None
+    if not hints:
+        return (model, write)
+    instance = hints.get('instance')
+    if instance is None or len(hints) != 1 or type(instance) is not model:
+        return None
+    state = instance.__dict__.get('_state')
+    if state is None:
+        return None
+    return (model, write, state.db, bool(getattr(state, 'adding', False)))
+
+
+def _remember(key, model, alias):
+    """Cache ``alias`` under ``key`` when nothing but the model and the
+    configuration decided it."""
+    cfg = config.current()
+    if alias is None or cfg.primary_for(alias) != alias or cfg.replicas.get(alias):
+        return alias    # replicas: pins, transactions, balancing and health decide each time
+    asked_placement = len(key) == 2 or key[3] or key[2] is None
+    if asked_placement:
+        place = cfg.placement(model)
+        if cfg.router_paths or (place is not None and place[0] == 'shards'):
+            return alias    # the project's routers, or the instance's shard key
+    cfg.route_cache[key] = alias
+    if key == (model, False):
+        cfg.idle_reads[model] = alias
+    return alias
 
 
 def _route(model, write, hints):

@@ -101,6 +101,35 @@ def ask_routers(cfg, method, *args, **kwargs):
     return None
 
 
+def ask_table_routers(cfg, alias, model):
+    """The first answer other than None of DATABASE_ROUTERS' allow_syncdb or
+    allow_migrate for ``model``'s table on ``alias``; allow_migrate is called
+    the way the router is written: (db, model), or from Django 1.8 on
+    (db, app_label, model_name=..., **hints), as Django itself decides."""
+    for router in cfg.routers:
+        for name in ('allow_syncdb', 'allow_migrate'):
+            method = getattr(router, name, None)
+            if method is None:
+                continue
+            if name == 'allow_migrate' and _takes_app_label(method):
+                meta = model._meta
+                answer = method(alias, meta.app_label,
+                                model_name=getattr(meta, 'model_name', meta.object_name.lower()),
+                                model=model)
+            else:
+                answer = method(alias, model)
+            if answer is not None:
+                return answer
+    return None
+
+
+def _takes_app_label(method):
+    """Django 1.8's rule: (self, db, model) without **hints is the old signature."""
+    from djpatch_multidb.compat import argument_names
+    names, keywords = argument_names(method)
+    return not (len(names) == 3 and not keywords)
+
+
 def raw_alias():
     """The alias django.db.connection stands for in this thread now."""
     alias = selector.raw_alias()

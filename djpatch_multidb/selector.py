@@ -82,6 +82,7 @@ def raw_alias():
     try:
         entry = _state.raw[-1]
     except AttributeError:
+        _init()   # this thread's first question: later ones take the short path
         return 'default'
     if entry is None:
         return 'default'
@@ -93,6 +94,7 @@ def context_alias(model):
     try:
         entries = _state.stack
     except AttributeError:
+        _init()
         return None
     for entry in reversed(entries):
         alias = entry.alias_for(model)
@@ -106,6 +108,7 @@ def is_idle():
     try:
         return not _state.stack
     except AttributeError:
+        _init()
         return True
 
 
@@ -114,6 +117,7 @@ def is_readonly():
     try:
         return _state.readonly[-1]
     except AttributeError:
+        _init()
         return False
 
 
@@ -143,6 +147,9 @@ class Context(object):
         return False
 
     def __call__(self, func):
+        if not callable(func):
+            raise TypeError('%r decorates a function (or is used in a with statement), '
+                            'not %r.' % (self, func))
         context = self
 
         def wrapper(*args, **kwargs):

@@ -21,10 +21,9 @@ def is_replica(alias):
 def belongs(model, alias):
     """Whether ``model``'s table belongs on ``alias``."""
     cfg = config.current()
-    for method in ('allow_syncdb', 'allow_migrate'):  # Django 1.2's name, and the later one
-        answer = routing.ask_routers(cfg, method, alias, model)
-        if answer is not None:
-            return answer
+    answer = routing.ask_table_routers(cfg, alias, model)
+    if answer is not None:
+        return answer
     return routing.placed_on(cfg, model, alias)
 
 

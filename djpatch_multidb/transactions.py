@@ -26,11 +26,24 @@ _local = threading.local()
 
 
 class atomic(object):
-    """A transaction block; a context manager and a decorator (each use is its own)."""
+    """A transaction block; a context manager and a decorator (each use is its
+    own).  ``@atomic`` without parentheses decorates too."""
+
+    def __new__(cls, using=None):
+        if callable(using):           # @atomic, as Django's own atomic allows
+            return atomic()(using)
+        return object.__new__(cls)
 
     def __init__(self, using=None):
+        if callable(using):
+            return
         if using is not None:
             from djpatch_multidb import config
+            from djpatch_multidb.errors import ImproperlyConfigured
+            if not isinstance(using, string_types + (list, tuple)) or not using:
+                raise ImproperlyConfigured(
+                    "atomic(using=%r): using is an alias of DATABASES, a list of aliases, "
+                    "or None (the current context's alias)." % (using,))
             cfg = config.current()
             for alias in _as_list(using):
                 cfg.check_alias(alias)
@@ -56,6 +69,8 @@ class atomic(object):
         return block.exit(exc_type, exc_value, traceback)
 
     def __call__(self, func):
+        if not callable(func):
+            raise TypeError('atomic() decorates a function, not %r.' % (func,))
         using = self.using
 
         def wrapper(*args, **kwargs):

@@ -34,10 +34,10 @@ between_prepare_and_commit = []
 
 
 def enabled(alias):
-    from django.conf import settings
-    if not getattr(settings, 'MULTIDB_TWO_PHASE_COMMIT', False):
+    if config.current().databases[alias].vendor != 'mysql':   # the cheaper question first
         return False
-    return config.current().databases[alias].vendor == 'mysql'
+    from django.conf import settings
+    return bool(getattr(settings, 'MULTIDB_TWO_PHASE_COMMIT', False))
 
 
 def branches():
@@ -62,8 +62,10 @@ def _new_gtrid():
 def before_statement(cursor, alias, pending):
     """Called before each statement on a MySQL alias: opens its XA branch
     when a managed transaction starts using it."""
+    if not enabled(alias):
+        return
     from django.db import transaction
-    if not transaction.is_managed() or not enabled(alias):
+    if not transaction.is_managed():
         return
     open_branches = branches()
     for branch_alias, xid in open_branches:

@@ -155,6 +155,11 @@ class Configuration(unittest.TestCase):
         self.assertConfigError(["'logs'", "'NAME'"],
                                DATABASES={'default': SQLITE, 'logs': {'ENGINE': 'mysql'}})
 
+    def test_a_group_given_as_a_list_keys_by_mod(self):
+        cfg = Config(FakeSettings(DATABASES={'default': SQLITE},
+                                  MULTIDB_SHARDS={'users': ['default']}))
+        self.assertEqual(cfg.shard_keys, {'users': 'mod'})
+
     def test_databases_without_default_is_refused(self):
         self.assertConfigError(["'default'", "'logs'"], DATABASES={'logs': SQLITE})
 

@@ -27,7 +27,9 @@ class RouterIsInstalled(DatabaseTest):
     def test_nothing_in_the_orm_is_patched(self):
         import djpatch_multidb
         from djpatch_multidb import installation
-        names = [record.name for record in installation.applied_patches()]
+        from djpatch_multidb.patcher import Connect
+        names = [record.name for record in installation.applied_patches()
+                 if not isinstance(record, Connect)]    # signal receivers change nothing
         self.assertTrue(djpatch_multidb.is_installed())
         self.assertFalse([n for n in names if n.startswith('django.db.models')], names)
 
@@ -175,6 +177,98 @@ class SameCallsLandInTheSamePlaces(DatabaseTest):
 
 
 @native_only
+class ReadOnlyCoversNamedDatabases(DatabaseTest):
+    """Django asks no router when a queryset or a save names its database."""
+
+    def test_inside_readonly_a_named_shard_is_read_from_its_replica(self):
+        harness.execute('shard1_replica',
+                        "INSERT INTO testapp_profile (user_id, nick) VALUES (1, 'replica row')")
+        with readonly():
+            self.assertEqual([p.nick for p in Profile.objects.shard(1)], ['replica row'])
+
+    def test_inside_readonly_writes_that_name_their_database_are_refused(self):
+        Profile.objects.shard(1).create(user_id=1, nick='kept')
+        author = Author.objects.create(name='kept')
+        with readonly():
+            self.assertRaises(ReadOnlyError, Profile.objects.shard(1).update, nick='changed')
+            self.assertRaises(ReadOnlyError, Profile.objects.shard(1).create, user_id=5, nick='x')
+            self.assertRaises(ReadOnlyError, Author(name='x').save, using='default')
+            self.assertRaises(ReadOnlyError, author.delete)
+        self.assertRows('shard1', 'testapp_profile', [('kept',)], 'nick')
+        self.assertRows('default', 'testapp_author', [('kept',)], 'name')
+
+    def test_values_of_a_readonly_queryset_refuse_writes_too(self):
+        Profile.objects.shard(1).create(user_id=1, nick='kept')
+        on_replica = Profile.objects.shard(1).readonly()
+        self.assertRaises(ReadOnlyError, on_replica.values('nick').update, nick='x')
+        self.assertRaises(ReadOnlyError, on_replica.values_list('nick').delete)
+        self.assertRows('shard1', 'testapp_profile', [('kept',)], 'nick')
+
+    def test_an_unknown_alias_in_using_is_refused_naming_the_aliases(self):
+        from djpatch_multidb import ConnectionDoesNotExist
+        try:
+            Profile.objects.using('nope')
+        except ConnectionDoesNotExist as error:
+            self.assertTrue("'nope'" in str(error) and "'shard3'" in str(error), str(error))
+        else:
+            self.fail('using(nope) was accepted')
+
+
+@native_only
+class ReadsAfterWritesAndInTransactions(DatabaseTest):
+    """The router's cache of plain answers never keeps a replica."""
+
+    def setUp(self):
+        DatabaseTest.setUp(self)
+        from django.conf import settings
+        from djpatch_multidb import replicas
+        settings.MULTIDB_READ_FROM_REPLICAS = True
+        replicas.clear_thread()
+
+    def tearDown(self):
+        from django.conf import settings
+        from djpatch_multidb import replicas
+        settings.MULTIDB_READ_FROM_REPLICAS = False
+        replicas.clear_thread()
+        DatabaseTest.tearDown(self)
+
+    def test_a_read_after_a_write_and_in_a_transaction_goes_to_the_primary(self):
+        from django.db import router
+        self.assertEqual(router.db_for_read(Author), 'replica1')
+        with atomic():
+            self.assertEqual(router.db_for_read(Author), 'default')
+        Author.objects.create(name='mine')
+        self.assertEqual(router.db_for_read(Author), 'default')     # pinned
+        self.assertEqual([a.name for a in Author.objects.all()], ['mine'])
+
+
+@native_only
+class TheProjectsOwnRouters(unittest.TestCase):
+
+    def test_allow_migrate_is_called_the_way_the_router_is_written(self):
+        from djpatch_multidb import config, routing
+        calls = []
+
+        class NewStyle(object):
+            def allow_migrate(self, db, app_label, model_name=None, **hints):
+                calls.append((db, app_label, model_name, hints.get('model')))
+                return None
+
+        class OldStyle(object):
+            def allow_migrate(self, db, model):
+                calls.append((db, model))
+                return None
+        cfg = config.current()
+        saved = cfg._routers
+        cfg._routers = [NewStyle(), OldStyle()]
+        try:
+            routing.ask_table_routers(cfg, 'blogdb', Entry)
+        finally:
+            cfg._routers = saved
+        self.assertEqual(calls, [('blogdb', 'testapp', 'entry', Entry), ('blogdb', Entry)])
+
+
+@native_only
 class AtomicMapsOntoDjangosTransactions(DatabaseTest):
 
     def test_a_block_that_raises_leaves_nothing_on_the_contexts_alias(self):
@@ -198,7 +292,17 @@ class AtomicMapsOntoDjangosTransactions(DatabaseTest):
 
     def test_an_unknown_alias_is_refused_before_anything_starts(self):
         from djpatch_multidb import ConnectionDoesNotExist
+        from django.core.exceptions import ImproperlyConfigured
         self.assertRaises(ConnectionDoesNotExist, atomic, using='nope')
+        self.assertRaises(ImproperlyConfigured, atomic, using=5)
+
+    def test_atomic_without_parentheses_decorates(self):
+        @atomic
+        def write():
+            Author.objects.create(name='bare')
+            raise ValueError('boom')
+        self.assertRaises(ValueError, write)
+        self.assertEqual(harness.where_is('testapp_author', 'name', 'bare'), [])
 
 
 class ExportedSettings(DatabaseTest):
