@@ -61,15 +61,16 @@ class CountingCursor(object):
     """A cursor that tells the registry each statement it runs, so that a commit
     reaches exactly the connections with work since the last one, and that
     names the alias when its connection is lost."""
-    __slots__ = ('cursor', 'wrapper', 'alias')
+    __slots__ = ('cursor', 'wrapper', 'alias', 'xa')
 
     def __init__(self, cursor, wrapper, alias):
         self.cursor = cursor
         self.wrapper = wrapper
         self.alias = alias
+        self.xa = config.current().databases[alias].vendor == 'mysql'   # XA is MySQL's
 
     def execute(self, sql, params=()):
-        if not connections.has_written(self.alias):
+        if self.xa and not connections.has_written(self.alias):
             xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
         connections.mark_pending(self.alias, sql)
         try:
@@ -78,7 +79,7 @@ class CountingCursor(object):
             _connection_failed(self.wrapper, self.alias)
 
     def executemany(self, sql, param_list):
-        if not connections.has_written(self.alias):
+        if self.xa and not connections.has_written(self.alias):
             xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
         connections.mark_pending(self.alias, sql)
         try:

@@ -206,6 +206,7 @@ class Config(object):
         self._routers = None
         self.route_cache = {}      # router.py: answers that depend on the model only
         self.idle_reads = {}       # ... the most asked of them: model -> alias for reads
+        self.idle_routes = {}      # routing.placed_once(): (model, write) -> alias
         self._placements = {}
         self._nothing_away = {}
         self._shard_aliases = {}

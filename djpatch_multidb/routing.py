@@ -11,6 +11,7 @@ from djpatch_multidb.state import instance_db
 
 
 UNKNOWN = object()
+_thread = selector._state      # the selector's thread-local stack (read, never written here)
 
 
 def db_for(model, write, alias=None, readonly=False, instance=None, operation=None, at=UNKNOWN):
@@ -20,10 +21,19 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     object being saved, deleted or followed, ``at`` the database it came from
     (None: none) when the caller knows it better than ``instance`` does.
     """
+    plain = alias is None and instance is None and at is UNKNOWN and not readonly
+    if plain:     # the common question, kept short: see placed_once()
+        try:
+            if not _thread.stack:
+                return config._current.idle_routes[(model, write)]
+        except (AttributeError, KeyError):
+            pass
     cfg = config.current()
     explicit = alias is not None
     if alias is None:
         alias = selector.context_alias(model)
+    if plain and alias is None and selector.is_idle():
+        return placed_once(cfg, model, write)
     if alias is None:
         if at is not UNKNOWN:
             alias = at
@@ -39,6 +49,18 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         return replicas.for_read(alias)
     if not write and not explicit and replicas.splitting(alias):
         return replicas.for_read(alias)
+    return alias
+
+
+def placed_once(cfg, model, write):
+    """db_for() with no context, no choice and no instance: the placed alias,
+    then the replica reads of it; kept in cfg.idle_routes when nothing but the
+    model and the configuration decided it (no routers, no shard key, no replica)."""
+    alias = placed_alias(cfg, model, write)
+    if not write and replicas.splitting(alias):
+        return replicas.for_read(alias)
+    if not cfg.router_paths and not cfg.replicas.get(alias) and cfg.primary_for(alias) == alias:
+        cfg.idle_routes[(model, write)] = alias
     return alias
 
 

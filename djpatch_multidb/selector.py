@@ -205,9 +205,21 @@ class using_shard(Context):
         self.number = number
         self.group = group
         self._aliases = {}   # (config, group) -> alias, worked out once
+        self._models = {}    # model -> (config, alias or None), the same
 
     def alias_for(self, model):
         cfg = config.current()
+        try:
+            known = self._models[model]
+            if known[0] is cfg:
+                return known[1]
+        except KeyError:
+            pass
+        alias = self._alias_for(cfg, model)
+        self._models[model] = (cfg, alias)
+        return alias
+
+    def _alias_for(self, cfg, model):
         place = cfg.placement(model)
         if place is None or place[0] != 'shards':
             return None
