@@ -152,9 +152,9 @@ NATIVE = [
     # thread's own (Django closes and resets the connections itself).
     Connect('django.core.signals.request_started', native.forget_thread_replicas),
     Connect('django.core.signals.request_finished', native.forget_thread_replicas),
-    # Inside readonly(), saves and deletes that name their database write nothing.
-    Connect('django.db.models.signals.pre_save', native.refuse_in_readonly),
-    Connect('django.db.models.signals.pre_delete', native.refuse_in_readonly),
+    # Inside readonly(), saves and deletes that name their database write
+    # nothing: pre_save / pre_delete receivers, connected while a block is open.
+    Patch('djpatch_multidb.selector', 'readonly_watchers', native.make_readonly_watchers),
 ]
 
 

@@ -265,9 +265,44 @@ class using_shard_for(using_shard):
         return 'using_shard_for(%r, group=%r)' % (self.key, self.group)
 
 
+# Objects told when a readonly() block opens and closes, in any thread
+# (enter() / leave()): on Django 1.2 and later, native.write_guard.
+readonly_watchers = []
+
+
 class readonly(Context):
     """Send reads to a replica of the database they would use; refuse writes."""
     readonly = True
+
+    def __enter__(self):
+        for watcher in readonly_watchers:
+            watcher.enter()
+        try:
+            return Context.__enter__(self)
+        except BaseException:
+            for watcher in readonly_watchers:
+                watcher.leave()
+            raise
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        try:
+            return Context.__exit__(self, exc_type, exc_value, traceback)
+        finally:
+            for watcher in readonly_watchers:
+                watcher.leave()
+
+    def __call__(self, func):
+        wrapped = Context.__call__(self, func)
+
+        def watched(*args, **kwargs):
+            for watcher in readonly_watchers:
+                watcher.enter()
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                for watcher in readonly_watchers:
+                    watcher.leave()
+        return wraps(func)(watched)
 
     def __repr__(self):
         return 'readonly()'

@@ -197,6 +197,24 @@ class ReadOnlyCoversNamedDatabases(DatabaseTest):
         self.assertRows('shard1', 'testapp_profile', [('kept',)], 'nick')
         self.assertRows('default', 'testapp_author', [('kept',)], 'name')
 
+    def test_the_save_guard_listens_only_while_a_readonly_block_is_open(self):
+        from django.db.models import signals
+        from djpatch_multidb.native import refuse_in_readonly
+
+        def listening(signal):
+            return bool([entry for entry in signal.receivers if refuse_in_readonly in entry])
+        self.assertFalse(listening(signals.pre_delete))   # Django's fast deletes stay
+        with readonly():
+            self.assertTrue(listening(signals.pre_save) and listening(signals.pre_delete))
+        self.assertFalse(listening(signals.pre_save))
+
+        @readonly()
+        def save_named():
+            Author(name='decorated').save(using='default')
+        self.assertRaises(ReadOnlyError, save_named)
+        self.assertEqual(harness.where_is('testapp_author', 'name', 'decorated'), [])
+        self.assertFalse(listening(signals.pre_save))
+
     def test_values_of_a_readonly_queryset_refuse_writes_too(self):
         Profile.objects.shard(1).create(user_id=1, nick='kept')
         on_replica = Profile.objects.shard(1).readonly()
