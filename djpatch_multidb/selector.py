@@ -20,9 +20,9 @@ _state = threading.local()
 
 def _init():
     _state.stack = []
-    _state.raw = [None]       # innermost entry that decides raw SQL, per depth
-    _state.readonly = [False]  # whether a readonly() is open, per depth
-    _state.entered = []
+    # Per depth: (the innermost entry that decides raw SQL, whether a
+    # readonly() is open); one list, so that a block pushes and pops once.
+    _state.tops = [(None, False)]
     return _state.stack
 
 
@@ -45,13 +45,14 @@ def stack():
 
 
 def push(entry):
-    entries = stack()
-    raw = _state.raw[-1]
-    if entry.decides_raw:
-        raw = entry
+    try:
+        entries, tops = _state.stack, _state.tops
+    except AttributeError:
+        entries = _init()
+        tops = _state.tops
+    raw, readonly_open = tops[-1]
     entries.append(entry)
-    _state.raw.append(raw)
-    _state.readonly.append(_state.readonly[-1] or entry.readonly)
+    tops.append((entry.decides_raw and entry or raw, readonly_open or entry.readonly))
     return entry
 
 
@@ -62,25 +63,24 @@ def pop(entry):
     entries = stack()
     if entries and entries[-1] is entry:
         entries.pop()
-        _state.raw.pop()
-        _state.readonly.pop()
+        _state.tops.pop()
         return
     for index in range(len(entries) - 1, -1, -1):
         if entries[index] is entry:
             del entries[index]
-            remaining, entered = list(entries), _state.entered
+            remaining = list(entries)
             _init()
-            _state.entered = entered
             for other in remaining:
                 push(other)
             return
-    raise RuntimeError('djpatch_multidb: %r is not an open context of this thread' % (entry,))
+    raise RuntimeError('djpatch_multidb: %r was left without being entered '
+                       '(it is not an open context of this thread)' % (entry,))
 
 
 def raw_alias():
     """The alias django.db.connection means for this thread right now."""
     try:
-        entry = _state.raw[-1]
+        entry = _state.tops[-1][0]
     except AttributeError:
         _init()   # this thread's first question: later ones take the short path
         return 'default'
@@ -115,7 +115,7 @@ def is_idle():
 def is_readonly():
     """Whether a readonly() block is open in this thread."""
     try:
-        return _state.readonly[-1]
+        return _state.tops[-1][1]
     except AttributeError:
         _init()
         return False
@@ -124,26 +124,19 @@ def is_readonly():
 class Context(object):
     """A selector entry usable as a context manager and as a decorator.
 
-    Each ``with`` (or each decorated call) pushes a fresh entry, so the same
+    Each ``with`` (or each decorated call) pushes the object itself on this
+    thread's stack and its end removes the innermost occurrence, so the same
     object can be nested, reused and shared between threads.
     """
     readonly = False
     decides_raw = False
 
     def __enter__(self):
-        entry = push(self.entry())
-        _state.entered.append((self, entry))
+        push(self)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        entered = _state.entered
-        for index in range(len(entered) - 1, -1, -1):
-            if entered[index][0] is self:
-                entry = entered.pop(index)[1]
-                break
-        else:
-            raise RuntimeError('djpatch_multidb: %r was left without being entered' % (self,))
-        pop(entry)
+        pop(self)
         return False
 
     def __call__(self, func):
@@ -153,15 +146,12 @@ class Context(object):
         context = self
 
         def wrapper(*args, **kwargs):
-            entry = push(context.entry())
+            push(context)
             try:
                 return func(*args, **kwargs)
             finally:
-                pop(entry)
+                pop(context)
         return wraps(func)(wrapper)
-
-    def entry(self):
-        return self
 
     # -- what the entry selects --------------------------------------------
     def alias_for(self, model):
