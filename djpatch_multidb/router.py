@@ -18,10 +18,11 @@ _thread = selector._state     # the selector's thread-local stack (read, never w
 class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
-        if not hints:       # the common question, kept short: no context, no instance
+        if not hints:       # the common questions, kept short: no instance
             try:
                 if not _thread.stack:
                     return config._current.idle_reads[model]
+                return routing.db_for(model, False)    # inside a context
             except KeyError:
                 pass
             except AttributeError:   # this thread's first question, or no configuration yet
