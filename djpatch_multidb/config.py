@@ -196,7 +196,7 @@ class Config(object):
         self.shards = _shards_setting(settings, self.databases)
         self.shard_keys = _shard_keys_setting(settings)
         self.models = _models_setting(settings, self.databases, self.shards)
-        self.replicas = _replicas_setting(settings, self.databases)
+        self.replicas = replicas_setting(settings, self.databases)
         self.replica_weights = _replica_weights_setting(settings, self.replicas)
         self.replica_balance = _replica_balance_setting(settings, self.replica_weights)
         _replica_connect_timeouts(settings, self.databases, self.replicas)
@@ -204,8 +204,7 @@ class Config(object):
         self.router_paths = [r for r in getattr(settings, 'DATABASE_ROUTERS', None) or []
                              if r != ROUTER_PATH and type(r).__name__ != 'MultiDBRouter']
         self._routers = None
-        self.route_cache = {}      # router.py: answers that depend on the model only
-        self.idle_reads = {}       # ... the most asked of them: model -> alias for reads
+        self.route_cache = {}      # router.py: (model, db, adding, write) -> alias
         self.idle_routes = {}      # routing.placed_once(): (model, write) -> alias
         self._placements = {}
         self._nothing_away = {}
@@ -446,7 +445,7 @@ def _models_setting(settings, databases, shards):
     return models
 
 
-def _replicas_setting(settings, databases):
+def replicas_setting(settings, databases):
     raw = getattr(settings, 'MULTIDB_REPLICAS', None) or {}
     if not isinstance(raw, dict):
         raise ImproperlyConfigured("MULTIDB_REPLICAS must be a dict of primary alias -> list of replicas.")

@@ -12,34 +12,24 @@ from djpatch_multidb import config, routing, selector
 from djpatch_multidb.compat import string_types
 from djpatch_multidb.state import instance_db
 
-_thread = selector._state     # the selector's thread-local stack (read, never written here)
-
-
 class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
-        if not hints:       # the common questions, kept short: no instance
-            try:
-                if not _thread.stack:
-                    return config._current.idle_reads[model]
-                return routing.db_for(model, False)    # inside a context
-            except KeyError:
-                pass
-            except AttributeError:   # this thread's first question, or no configuration yet
-                selector.stack()
-        key = _idle_key(model, False, hints)
+        if not hints:       # the common question: routing.db_for() keeps the plain answers
+            return routing.db_for(model, False)
+        key = _instance_key(model, hints)
         if key is not None:
             try:
-                return config.current().route_cache[key]
+                return config.current().route_cache[key + (False,)]
             except KeyError:
-                return _remember(key, model, _route(model, False, hints))
+                return _remember(key + (False,), model, _route(model, False, hints))
         return _route(model, False, hints)
 
     def db_for_write(self, model, **hints):
-        key = _idle_key(model, True, hints)
+        key = _instance_key(model, hints)
         if key is not None:
             try:
-                return config.current().route_cache[key]
+                return config.current().route_cache[key + (True,)]
             except KeyError:
                 pass
         alias = _route(model, True, hints)
@@ -47,7 +37,7 @@ class MultiDBRouter(object):
             from djpatch_multidb import replicas
             replicas.pin(alias)        # read-your-writes, as on Django 1.0/1.1
         elif key is not None:
-            _remember(key, model, alias)
+            _remember(key + (True,), model, alias)
         return alias
 
     def allow_relation(self, obj1, obj2, **hints):
@@ -90,43 +80,40 @@ def belongs(model, alias):
     return syncdb.belongs(model, cfg.primary_for(alias))
 
 
-# -- the answers that depend on nothing but the model and the configuration ---------
+# -- the answers that depend on nothing but the instance's model and database --
 #
-# Django asks the router once or twice per query.  With no context open in
-# the thread, the answer for a model (and for an instance of it, by the
-# database it came from) is the same every time unless replicas, shard keys
-# or the project's own routers are involved: those answers are kept in the
-# configuration's route_cache (dropped with it on config.reload()).
+# Django asks the router with the instance as a hint for every save and
+# delete.  With no context open in the thread, the answer for an instance of
+# a model, by the database it came from, is the same every time unless
+# replicas, shard keys or the project's own routers are involved: those
+# answers are kept in the configuration's route_cache (dropped with it on
+# config.reload()).  Questions without hints are kept by routing.db_for().
 
-def _idle_key(model, write, hints):
-    """The route_cache key of this question, or None if it is not one to cache."""
-    if not selector.is_idle():
-        return None
-    if not hints:
-        return (model, write)
+def _instance_key(model, hints):
+    """(model, db, adding) for a question about an instance of ``model`` alone,
+    asked with no context open; else None."""
     instance = hints.get('instance')
     if instance is None or len(hints) != 1 or type(instance) is not model:
+        return None
+    if not selector.is_idle():
         return None
     state = instance.__dict__.get('_state')
     if state is None:
         return None
-    return (model, write, state.db, bool(getattr(state, 'adding', False)))
+    return (model, state.db, bool(getattr(state, 'adding', False)))
 
 
 def _remember(key, model, alias):
-    """Cache ``alias`` under ``key`` when nothing but the model and the
-    configuration decided it."""
+    """Cache ``alias`` under ``key`` (model, db, adding, write) when nothing but
+    the model and the configuration decided it."""
     cfg = config.current()
     if alias is None or cfg.primary_for(alias) != alias or cfg.replicas.get(alias):
         return alias    # replicas: pins, transactions, balancing and health decide each time
-    asked_placement = len(key) == 2 or key[3] or key[2] is None
-    if asked_placement:
+    if key[2] or key[1] is None:    # a new or unsaved object: its placement decided
         place = cfg.placement(model)
         if cfg.router_paths or (place is not None and place[0] == 'shards'):
             return alias    # the project's routers, or the instance's shard key
     cfg.route_cache[key] = alias
-    if key == (model, False):
-        cfg.idle_reads[model] = alias
     return alias
 
 
