@@ -90,11 +90,8 @@ def databases_from(settings):
     style = versions.feature('test_settings')
     timeout = config.replica_connect_timeout(settings)
     replicas = set()
-    for names in (getattr(settings, 'MULTIDB_REPLICAS', None) or {}).values():
-        if isinstance(names, (list, tuple)):
-            replicas.update([isinstance(n, (list, tuple)) and n[0] or n for n in names])
-        else:
-            replicas.add(names)
+    for names in config.replicas_setting(settings, raw).values():
+        replicas.update(names)
     for alias, entry in raw.items():
         entry['ENGINE'] = config.backend_module_name(alias, entry['ENGINE'])
         test = dict(entry.get('TEST') or {})
@@ -116,7 +113,6 @@ def databases_from(settings):
         if not isinstance(entry, config.SafeDatabaseEntry):
             raw[alias] = config.SafeDatabaseEntry(entry)
     return raw
-
 
 
 # -- patches: when to settle --------------------------------------------------
