@@ -35,8 +35,6 @@ class atomic(object):
         return object.__new__(cls)
 
     def __init__(self, using=None):
-        if callable(using):
-            return
         if using is not None:
             from djpatch_multidb import config
             from djpatch_multidb.errors import ImproperlyConfigured
