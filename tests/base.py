@@ -47,20 +47,19 @@ class DatabaseTest(unittest.TestCase):
 def commit_unless_managed(alias='default'):
     """Commit raw SQL outside a transaction block: Django 1.0 to 1.5 wait for
     this call; from 1.6 every statement outside atomic() commits by itself."""
-    from django.db import transaction
-    if not hasattr(transaction, 'commit_unless_managed'):
-        return
-    if NATIVE:
-        transaction.commit_unless_managed(using=alias)
-    else:
-        transaction.commit_unless_managed()
+    _unless_managed('commit_unless_managed', alias)
 
 
 def rollback_unless_managed(alias='default'):
+    _unless_managed('rollback_unless_managed', alias)
+
+
+def _unless_managed(name, alias):
     from django.db import transaction
-    if not hasattr(transaction, 'rollback_unless_managed'):
+    function = getattr(transaction, name, None)
+    if function is None:
         return
     if NATIVE:
-        transaction.rollback_unless_managed(using=alias)
+        function(using=alias)
     else:
-        transaction.rollback_unless_managed()
+        function()
