@@ -26,8 +26,7 @@ def _refuse_if_readonly(name):
         return None
 
     def method(self, *args, **kwargs):
-        if self._multidb_readonly or selector.is_readonly():
-            raise ReadOnlyError(self.model, self._db, name.lstrip('_'))
+        self._refuse_writes(name.lstrip('_'))
         return original(self, *args, **kwargs)
     method.__name__ = name
     method.__doc__ = original.__doc__
@@ -39,6 +38,10 @@ class ReadOnlyRefusals(object):
     or of a queryset that names its database inside readonly() (Django asks no
     router then), raise ReadOnlyError."""
     _multidb_readonly = False
+
+    def _refuse_writes(self, operation):
+        if self._multidb_readonly or selector.is_readonly():
+            raise ReadOnlyError(self.model, self._db, operation)
 
     for _name in ('update', '_update', 'delete', 'get_or_create',
                   'update_or_create', 'bulk_create', 'bulk_update'):
@@ -139,8 +142,7 @@ class MultiDBQuerySet(_QuerySet):
         def create(self, **kwargs):
             """Django asks the router for the write database before the object
             exists; a sharded object's shard comes from its key, so the save decides."""
-            if self._multidb_readonly or selector.is_readonly():
-                raise ReadOnlyError(self.model, self._db, 'create')
+            self._refuse_writes('create')
             obj = self.model(**kwargs)
             self._for_write = True
             obj.save(force_insert=True, using=self._db)
