@@ -106,6 +106,66 @@ if [ $# -eq 0 ] && [ -z "${DJANGO_SRC:-}" ]; then
     check "bench/run.sh --smoke" bench/run.sh --smoke
 fi
 
+# Django's own test suite (runtests.py of the 1.1.4 release tarball, taken
+# from the package index; with DJANGO_SRC, that tree's), vanilla and with
+# install() at the top and at the bottom of legacy settings and of settings
+# with two aliases, compared test by test with the vanilla run
+# (tools/django_suite.py).  Each installed configuration counts as one test,
+# passed when no test differs from vanilla.
+case " $STACKS " in
+    *" 1.1 "*)
+        if [ $# -eq 0 ]; then
+            PYTHON=$(DJPATCH_MULTIDB_STACK=1.1 tools/bootstrap.sh | tail -n 1)
+            echo "run_tests.sh: Django's own suite, vanilla and installed (tools/django_suite.py)"
+            set +e
+            "$PYTHON" tools/django_suite.py ${DJANGO_SRC:+--django-src "$DJANGO_SRC"} 2>&1 | tee "$log"
+            code=${PIPESTATUS[0]}
+            set -e
+            # last line: "django_suite: tests beyond vanilla: legacy-top 0, legacy-bottom 0, ..."
+            beyond=$(awk '/^django_suite: tests beyond vanilla: /{sub(/^django_suite: tests beyond vanilla: /, ""); line=$0} END{print line}' "$log")
+            suite_ok=$(printf '%s\n' "$beyond" | tr ',' '\n' | awk '$2 == "0"{n++} END{print n+0}')
+            suite_bad=$(printf '%s\n' "$beyond" | tr ',' '\n' | awk 'NF == 2 && $2 != "0"{n++} END{print n+0}')
+            if [ "$code" -ne 0 ] && [ "$suite_bad" -eq 0 ]; then
+                suite_bad=1
+            fi
+            passed=$((passed + suite_ok))
+            failed=$((failed + suite_bad))
+            [ "$code" -eq 0 ] || status=1
+            matrix="${matrix}django    own suite, tests beyond vanilla: ${beyond:-no result} (tools/django_suite.py)
+"
+        fi
+        ;;
+esac
+
+# Real applications of 2009-2010 (South, django-tagging, django-voting,
+# django-registration, django-threadedcomments), taken from the package index
+# unchanged: their own suites on vanilla Django, with their models on another
+# alias, and in a shard group, on SQLite and MariaDB, compared test by test
+# (tools/apps_matrix.py; with DJANGO_SRC, on that Django).  Each run counts as
+# one test.
+case " $STACKS " in
+    *" 1.1 "*)
+        if [ $# -eq 0 ]; then
+            PYTHON=$(DJPATCH_MULTIDB_STACK=1.1 tools/bootstrap.sh | tail -n 1)
+            echo "run_tests.sh: real applications' own suites (tools/apps_matrix.py)"
+            set +e
+            "$PYTHON" tools/apps_matrix.py 2>&1 | tee "$log"
+            code=${PIPESTATUS[0]}
+            set -e
+            apps_ok=$(awk '/^apps_matrix: [0-9]+ passed, [0-9]+ failed$/{n=$2} END{print n+0}' "$log")
+            apps_bad=$(awk '/^apps_matrix: [0-9]+ passed, [0-9]+ failed$/{n=$4} END{print n+0}' "$log")
+            if [ "$code" -ne 0 ] && [ "$apps_bad" -eq 0 ]; then
+                apps_bad=1
+            fi
+            passed=$((passed + apps_ok))
+            failed=$((failed + apps_bad))
+            [ "$code" -eq 0 ] || status=1
+            matrix="${matrix}apps      $apps_ok runs with install() as on vanilla Django, $apps_bad not (tools/apps_matrix.py)
+"
+        fi
+        ;;
+esac
+
 echo
 echo "run_tests.sh: results per Django version (passed / failed / skipped as not applying)"
 printf '%s' "$matrix"

@@ -5,6 +5,9 @@
 #   bench/run.sh --smoke      every part for a few seconds; asserts nothing
 #                             about time, writes nothing (run_tests.sh runs it)
 #   bench/run.sh --only sqlite|mysql, --rounds N, --out FILE, --no-profile
+#   bench/run.sh --allshards-memory [--backend sqlite|mysql|both] [--rows N] [--lib DIR]
+#                             memory of all_shards() iteration, 4 shards x 25,000
+#                             rows (bench/allshards_memory.py); prints, writes nothing
 #
 # Sets up what it needs through tools/bootstrap.sh: the Python 2.7 virtualenv
 # with Django 1.1.4 (the library's), and a second one with Django 1.11 for the
@@ -17,6 +20,10 @@ PYTHON=$(tools/bootstrap.sh | tail -n 1)
 if [ ! -x "$PYTHON" ]; then
     echo "bench/run.sh: tools/bootstrap.sh did not give a Python" >&2
     exit 1
+fi
+if [ "${1:-}" = "--allshards-memory" ]; then
+    shift
+    exec "$PYTHON" bench/allshards_memory.py "$@"
 fi
 # The Django 1.11 virtualenv, the one the test suite runs on.
 PYTHON_111=$(env -u PYTHONPATH DJPATCH_MULTIDB_STACK=1.11 tools/bootstrap.sh | tail -n 1)

@@ -9,6 +9,7 @@ In settings.py::
 then ``with using_shard(3): ...``, ``Model.objects.shard(3)``, ``.readonly()``,
 ``.using(alias)``.  Only the names below are public.
 """
+import atexit
 import sys
 import types
 
@@ -16,17 +17,20 @@ from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, CrossDa
                                     ReadOnlyError, ShardKeyError, ShardNotSelected,
                                     ShardQueryError)
 from djpatch_multidb.installation import install, is_installed, uninstall
-from djpatch_multidb.selector import readonly, using, using_shard, using_shard_for
+from djpatch_multidb.selector import readonly, resharding, using, using_shard, using_shard_for
 from djpatch_multidb.connections import connections
 from djpatch_multidb.proxy import connection
 from djpatch_multidb.replicas import use_primary
 from djpatch_multidb.transactions import atomic
 from djpatch_multidb.shardkeys import shard_for
+from djpatch_multidb.commands import hint_if_not_installed as _hint
+
+atexit.register(_hint)   # --database given but install() never called: say so
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'using', 'using_shard', 'using_shard_for',
-           'readonly', 'use_primary', 'shard_for', 'atomic', 'connection', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
+           'readonly', 'resharding', 'use_primary', 'shard_for', 'atomic', 'connection', 'connections', 'MultiDBManager', 'MultiDBQuerySet', 'ShardedIdField',
            'ConnectionDoesNotExist', 'ReadOnlyError', 'ShardNotSelected', 'ShardKeyError',
            'ShardQueryError', 'CrossDatabaseQuery', 'CommitError']
 

@@ -57,6 +57,9 @@ def _raise_lost(wrapper, alias):
         % (alias, config.current().databases[alias].describe()))
 
 
+NOT_GIVEN = object()
+
+
 class CountingCursor(object):
     """A cursor that tells the registry each statement it runs, so that a commit
     reaches exactly the connections with work since the last one, and that
@@ -69,11 +72,15 @@ class CountingCursor(object):
         self.alias = alias
         self.xa = config.current().databases[alias].vendor == 'mysql'   # XA is MySQL's
 
-    def execute(self, sql, params=()):
+    def execute(self, sql, params=NOT_GIVEN):
         if self.xa and not connections.has_written(self.alias):
             xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
         connections.mark_pending(self.alias, sql)
         try:
+            if params is NOT_GIVEN:
+                # As Django's own cursors: without parameters the SQL is sent
+                # as it is (MySQLdb would read a literal % as a placeholder).
+                return self.cursor.execute(sql)
             return self.cursor.execute(sql, params)
         except Exception:
             _connection_failed(self.wrapper, self.alias)
@@ -95,14 +102,15 @@ class CountingCursor(object):
 
 
 def _connection_failed(wrapper, alias):
-    """Re-raise the error in hand.  When the connection itself was lost, the
-    message names the alias; writes not yet committed on it make the alias
-    refuse work until the transaction is rolled back; without such writes the
-    dead connection is dropped and the next use connects again."""
+    """Re-raise the error in hand, its message naming the alias it ran on.
+    When the connection itself was lost, writes not yet committed on it make
+    the alias refuse work until the transaction is rolled back; without such
+    writes the dead connection is dropped and the next use connects again."""
     error_type, error, tb = sys.exc_info()
     from djpatch_multidb import replicas
-    if replicas.is_connection_error(error):
-        error = _naming_alias(error, alias)
+    lost = replicas.is_connection_error(error)
+    error = _naming_alias(error, alias)
+    if lost:
         if connections.has_written(alias):
             connections.mark_broken(alias)
         else:
@@ -112,13 +120,15 @@ def _connection_failed(wrapper, alias):
 
 
 def _naming_alias(error, alias):
-    """The same error, its message saying which alias failed to connect."""
+    """The same error, its message saying which alias it happened on."""
     try:
         where = config.current().databases[alias].describe()
     except Exception:
         return error
     args = list(getattr(error, 'args', ()))
     note = 'alias %r (%s)' % (alias, where)
+    if note in str(args):
+        return error    # named already
     if args and isinstance(args[-1], str):
         args[-1] = '%s [%s]' % (args[-1], note)
     else:
@@ -131,8 +141,11 @@ def _naming_alias(error, alias):
 
 
 def make_close_connection(original):
-    """request_finished: close every connection this thread opened; forget its pins."""
+    """request_finished: close every connection this thread opened; forget its
+    pins; no context stays open."""
     def close_connection(**kwargs):
+        from djpatch_multidb import selector
+        selector.end_request()
         connections.close_all()
         replicas.clear_thread()
     close_connection.djpatch_original = original
@@ -140,8 +153,11 @@ def make_close_connection(original):
 
 
 def make_reset_queries(original):
-    """request_started: empty every connection's query log; forget the thread's pins."""
+    """request_started: empty every connection's query log; forget the thread's
+    pins; no context is open."""
     def reset_queries(**kwargs):
+        from djpatch_multidb import selector
+        selector.end_request()
         connections.reset_queries()
         replicas.clear_thread()
     reset_queries.djpatch_original = original

@@ -4,6 +4,7 @@ Nothing here runs at import or at install(): ``current()`` builds the
 configuration at the first database use, so install() may stand anywhere in
 settings.py.  ``reload()`` forgets it (tests change settings between runs).
 """
+import re
 import sys
 import threading
 
@@ -36,10 +37,14 @@ generation = [0]  # bumped by reload(); connections built before are dropped
 
 
 def current():
-    """The configuration in force, built from settings on first use."""
+    """The configuration in force, built from settings on first use.  Its
+    MULTIDB_MODELS labels are checked against the installed models at the
+    first use after the models are loaded (until then, at every use)."""
     config = _current
     if config is None:
         config = _build()
+    if config.labels_unchecked:
+        config.check_model_labels()
     return config
 
 
@@ -196,6 +201,8 @@ class Config(object):
         self.shards = _shards_setting(settings, self.databases)
         self.shard_keys = _shard_keys_setting(settings)
         self.models = _models_setting(settings, self.databases, self.shards)
+        self.placed_labels = tuple(sorted(getattr(settings, 'MULTIDB_MODELS', None) or {}))
+        self.labels_unchecked = bool(self.placed_labels)
         self.replicas = replicas_setting(settings, self.databases)
         self.replica_weights = _replica_weights_setting(settings, self.replicas)
         self.replica_balance = _replica_balance_setting(settings, self.replica_weights)
@@ -269,6 +276,25 @@ class Config(object):
             return answer
 
     # -- model placement ---------------------------------------------------
+    def check_model_labels(self):
+        """Raise ImproperlyConfigured if a MULTIDB_MODELS label names neither an
+        installed model nor an app, naming the closest ones: its models would
+        silently stay on 'default'.  Does nothing while the models are not
+        loaded (asked again at the next use)."""
+        if getattr(_checking, 'busy', False):
+            return      # a database use while this thread loads the models
+        _checking.busy = True
+        try:
+            known = installed_labels()
+        finally:
+            _checking.busy = False
+        if known is None:
+            return
+        unknown = [label for label in self.placed_labels if label.lower() not in known]
+        if unknown:
+            raise ImproperlyConfigured(unknown_labels_message(unknown, known))
+        self.labels_unchecked = False
+
     def placement(self, model):
         """('alias', name), ('shards', group) or None for a model class."""
         try:
@@ -303,6 +329,74 @@ class Config(object):
                     routers.append(entry)
             self._routers = routers
         return self._routers
+
+
+_checking = threading.local()   # check_model_labels() is loading the models in this thread
+
+
+def installed_labels():
+    """{'app_label.modelname' and 'app_label', lower case: the label as Django
+    spells it} for the models and apps Django knows, or None while the
+    models are not loaded yet.  Django 1.0 to 1.6: the models the labels name
+    may be imported later than the installed apps' (a model defined in a test
+    module), so the answer waits for a question asked outside any import,
+    which loads the installed apps' models, as Django's own first query with
+    a filter does."""
+    from djpatch_multidb import versions
+    if versions.is_native() and versions.feature('app_registry') == 'apps':
+        from django.apps import apps
+        if not apps.models_ready:
+            return None
+        models = [m for app in list(apps.all_models.values()) for m in list(app.values())]
+        app_labels = [app.label for app in apps.get_app_configs()]
+    else:
+        if _importing():
+            return None     # a models module may be half run: the next use checks
+        from django.db.models.loading import cache
+        if not cache.app_cache_ready():
+            cache.get_apps()
+            if not cache.app_cache_ready():
+                return None
+        models = [m for app in list(cache.app_models.values()) for m in list(app.values())]
+        app_labels = [app.__name__.split('.')[-2] for app in cache.get_apps()]
+    known = {}
+    for model in models:
+        meta = model._meta
+        if getattr(meta, 'auto_created', False) or getattr(model, '_deferred', False):
+            continue    # a many-to-many table or an only() class: it lives with its model
+        label = '%s.%s' % (meta.app_label, meta.object_name)
+        known[label.lower()] = label
+        known.setdefault(meta.app_label.lower(), meta.app_label)
+    for label in app_labels:
+        known.setdefault(label.lower(), label)
+    return known
+
+
+def _importing():
+    """Whether an import is under way (Django 1.0 to 1.6 run on Python 2, whose
+    import lock says so); True when it cannot be told."""
+    try:
+        import imp
+        return imp.lock_held()
+    except (ImportError, AttributeError):
+        return True
+
+
+def unknown_labels_message(unknown, known):
+    """What ImproperlyConfigured says for MULTIDB_MODELS labels in ``unknown``."""
+    import difflib
+    parts = []
+    for label in unknown:
+        close = difflib.get_close_matches(label.lower(), list(known), 1)
+        if close:
+            parts.append('%r (the closest is %r)' % (label, known[close[0]]))
+        else:
+            parts.append('%r (nothing installed is close)' % (label,))
+    apps = sorted([name for key, name in known.items() if '.' not in key])
+    return ("MULTIDB_MODELS names %s, which %s no installed model or app: its rows would "
+            "go to 'default'. A label is 'app_label.ModelName' or 'app_label'; the installed "
+            "apps are %s." % (' and '.join(parts), len(unknown) > 1 and 'are' or 'is',
+                              ', '.join([repr(a) for a in apps]) or 'none'))
 
 
 def check_shard_number(number, group, count):
@@ -342,6 +436,104 @@ def legacy_databases(settings):
     if entry['ENGINE'] == 'dummy' and not entry['NAME']:
         entry['NAME'] = 'dummy'
     return {'default': entry}
+
+
+# Django 1.0/1.1's own names for the one database, which code of that time
+# (South, Django itself) reads from settings.
+LEGACY_NAMES = ('DATABASE_ENGINE', 'DATABASE_NAME', 'DATABASE_USER', 'DATABASE_PASSWORD',
+                'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_OPTIONS', 'TEST_DATABASE_NAME',
+                'TEST_DATABASE_CHARSET', 'TEST_DATABASE_COLLATION')
+
+
+def legacy_values(entry):
+    """The DATABASE_* and TEST_DATABASE_* values of a DATABASES entry, as
+    Django 1.0/1.1 spell them (the password too: Django connects with it)."""
+    test = entry.get('TEST') or {}
+    engine = backend_module_name('default', entry.get('ENGINE'))
+    if engine.startswith('django.db.backends.'):
+        engine = engine[len('django.db.backends.'):]
+    return {
+        'DATABASE_ENGINE': engine,
+        'DATABASE_NAME': entry.get('NAME') or '',
+        'DATABASE_USER': entry.get('USER') or '',
+        'DATABASE_PASSWORD': entry.get('PASSWORD') or '',
+        'DATABASE_HOST': entry.get('HOST') or '',
+        'DATABASE_PORT': entry.get('PORT') and str(entry['PORT']) or '',
+        'DATABASE_OPTIONS': entry.get('OPTIONS') or {},
+        'TEST_DATABASE_NAME': entry.get('TEST_NAME') or test.get('NAME'),
+        'TEST_DATABASE_CHARSET': entry.get('TEST_CHARSET') or test.get('CHARSET'),
+        'TEST_DATABASE_COLLATION': entry.get('TEST_COLLATION') or test.get('COLLATION'),
+    }
+
+
+_UNSET = object()
+
+
+def _legacy_unset(name, value):
+    """Whether ``value`` of ``name`` is Django's default ('dummy' is what
+    django.db writes into an empty DATABASE_ENGINE)."""
+    return (value is _UNSET or value in (None, '', {})
+            or (name == 'DATABASE_ENGINE' and value == 'dummy'))
+
+
+def _own_setting(holder, name):
+    """``name`` as the settings object ``holder`` has it, without LegacySetting:
+    its own value, else (settings.configure()) its default settings' value."""
+    if name in holder.__dict__:
+        return holder.__dict__[name]
+    defaults = holder.__dict__.get('default_settings')
+    if defaults is not None:
+        return getattr(defaults, name, _UNSET)
+    return _UNSET
+
+
+class LegacySetting(object):
+    """One of LEGACY_NAMES on the classes of Django 1.0/1.1's settings objects
+    (a data descriptor, so it is asked before the object's own value): where
+    the settings define DATABASES and not DATABASE_ENGINE, a name left at
+    Django's default reads as DATABASES['default'] says, now; a value set
+    since (the test runner's DATABASE_NAME) reads as set.  Settings with
+    DATABASE_ENGINE of their own read as they are."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, holder, owner=None):
+        if holder is None:
+            return self
+        value = _own_setting(holder, self.name)
+        if _legacy_unset(self.name, value):
+            entry = _default_entry(holder)
+            if entry is not None:
+                try:
+                    return legacy_values(entry)[self.name]
+                except ImproperlyConfigured:
+                    pass    # the first database use says what is wrong with DATABASES
+        if value is _UNSET:
+            raise AttributeError(self.name)
+        return value
+
+    def __set__(self, holder, value):
+        holder.__dict__[self.name] = value
+
+    def __delete__(self, holder):
+        del holder.__dict__[self.name]
+
+
+def _default_entry(holder):
+    """DATABASES['default'] of settings that do not set DATABASE_ENGINE, or None."""
+    if not _legacy_unset('DATABASE_ENGINE', _own_setting(holder, 'DATABASE_ENGINE')):
+        return None
+    databases = _own_setting(holder, 'DATABASES')
+    entry = isinstance(databases, dict) and databases.get('default') or None
+    if isinstance(entry, dict) and entry.get('ENGINE'):
+        return entry
+    return None
+
+
+def legacy_setting(name):
+    """The registry's factory for LEGACY_NAMES[name] (nothing to keep of the original)."""
+    return lambda original: LegacySetting(name)
 
 
 def _databases_setting(settings):
@@ -426,6 +618,10 @@ def _models_setting(settings, databases, shards):
             "MULTIDB_MODELS must be a dict of 'app_label.ModelName' or 'app_label' -> alias.")
     models = {}
     for label, target in raw.items():
+        if not isinstance(label, basestring_types()):
+            raise ImproperlyConfigured(
+                "MULTIDB_MODELS has the key %r; a key is 'app_label.ModelName' or "
+                "'app_label', a string." % (label,))
         if not isinstance(target, basestring_types()):
             raise ImproperlyConfigured(
                 "MULTIDB_MODELS[%r] is %r; use an alias or 'shards:<group>'." % (label, target))
@@ -433,16 +629,57 @@ def _models_setting(settings, databases, shards):
             group = target[len(SHARD_PREFIX):]
             if group not in shards:
                 raise ImproperlyConfigured(
-                    "MULTIDB_MODELS[%r] names shard group %r, which is not in MULTIDB_SHARDS (%s)."
-                    % (label, group, ', '.join([repr(g) for g in sorted(shards)]) or 'none'))
+                    "MULTIDB_MODELS[%r] is %r: shard group %r is not in MULTIDB_SHARDS.%s"
+                    % (label, target, group, _target_hint(target, group, databases, shards)))
             models[label.lower()] = ('shards', group)
         else:
             if target not in databases:
                 raise ImproperlyConfigured(
-                    "MULTIDB_MODELS[%r] names %r, which is not in DATABASES (%s)."
-                    % (label, target, ', '.join([repr(a) for a in sorted(databases)])))
+                    "MULTIDB_MODELS[%r] names %r, which is not in DATABASES (%s).%s"
+                    % (label, target, _names(databases),
+                       _target_hint(target, None, databases, shards)))
             models[label.lower()] = ('alias', target)
     return models
+
+
+# 'shard:users', 'Shards:users', 'shards users', 'shards_users': the prefix and the rest
+_LIKE_SHARDS = re.compile(r'^\s*shards?(?P<separator>[\s:;=/.,_-]*)(?P<rest>.*)$', re.I)
+
+
+def _names(names):
+    return ', '.join([repr(n) for n in sorted(names)]) or 'none'
+
+
+def _target_hint(target, group, databases, shards):
+    """A hint for a MULTIDB_MODELS value that is neither an alias nor
+    'shards:<group>' with a known group: the spelling it most likely meant."""
+    import difflib
+    if group is None:
+        like = _LIKE_SHARDS.match(target)
+        if like is not None and (like.group('separator') or like.group('rest').strip() in shards):
+            group = like.group('rest')          # a misspelt 'shards:' prefix
+        elif target.strip().lower() in [g.lower() for g in shards]:
+            group = target                      # a group named without the prefix
+    if group is None:
+        close = difflib.get_close_matches(target, list(databases), 1)
+        return close and ' Did you mean %r?' % close[0] or ''
+    if not shards:
+        return (" A sharded model is placed with 'shards:<group>', a group MULTIDB_SHARDS "
+                "defines; it defines none. Otherwise name one alias of DATABASES (%s)."
+                % _names(databases))
+    wanted = group.strip()
+    by_lower = dict([(g.lower(), g) for g in shards])
+    if wanted.lower() in by_lower:
+        meant = by_lower[wanted.lower()]
+    else:
+        close = difflib.get_close_matches(wanted.lower(), list(by_lower), 1)
+        meant = close and by_lower[close[0]] or None
+    hint = " A sharded model is placed with 'shards:<group>' (lower case, a colon, no spaces)"
+    if meant is not None:
+        hint += ": did you mean %r?" % (SHARD_PREFIX + meant)
+    else:
+        hint += '.'
+    return hint + ' The shard groups are %s; the aliases are %s.' % (_names(shards), _names(databases))
 
 
 def replicas_setting(settings, databases):

@@ -128,10 +128,10 @@ class CommitError(Exception):
 class _AnyBackend(type):
     """Metaclass of django.db.DatabaseError and IntegrityError while installed.
 
-    Without DATABASE_ENGINE, django.db holds the dummy backend's classes, which
-    no real driver raises.  These classes match the class of that name of
-    every configured backend (and the one django.db had), in except clauses,
-    isinstance() and issubclass().
+    django.db holds the classes of one backend: the dummy's, which no real
+    driver raises, when no DATABASE_ENGINE is set or shown from DATABASES.
+    These classes match the class of that name of every configured backend
+    (and the one django.db had), in except clauses, isinstance() and issubclass().
     """
 
     def __subclasscheck__(cls, subclass):
@@ -153,9 +153,12 @@ def backend_classes(name, original):
     cfg = config.current()
     for alias in cfg.aliases:
         try:
-            found.append(getattr(connections.backend(cfg.databases[alias]), name))
+            theirs = getattr(connections.backend(cfg.databases[alias]), name)
         except Exception:
             continue
+        # The backend django.db loaded (settings with DATABASE_ENGINE) holds
+        # the replacement itself: its original, or every check would recurse.
+        found.append(getattr(theirs, 'djpatch_original', theirs))
     return tuple(found)
 
 

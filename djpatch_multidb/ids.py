@@ -96,6 +96,9 @@ def retryable(error):
 
 tickets = TicketSource()
 
+# The instance attribute that holds an id taken for an object not saved yet.
+NUMBERED = '_djpatch_numbered_id'
+
 
 class ShardedIdField(models.IntegerField):
     """A primary key whose values come from a ticket table: unique across shards."""
@@ -118,10 +121,30 @@ class ShardedIdField(models.IntegerField):
         """Give ``instance`` its id now (before the save picks a shard by it)."""
         value = tickets.next_id(self.source_alias(), self.sequence)
         setattr(instance, self.attname, value)
+        instance.__dict__[NUMBERED] = value     # numbered, not saved yet
         return value
 
     def pre_save(self, instance, add):
         value = getattr(instance, self.attname)
         if value is None and add:
             value = self.allocate(instance)
+        if add:
+            instance.__dict__.pop(NUMBERED, None)
         return value
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        models.IntegerField.contribute_to_class(self, cls, name, *args, **kwargs)
+        from django.db.models import signals
+        signals.pre_delete.connect(self.refuse_unsaved_delete, sender=cls, weak=False)
+
+    def refuse_unsaved_delete(self, sender, instance, **kwargs):
+        """pre_delete: an object whose id was only taken to route it (Django 1.2
+        to 1.11 ask the router for the database of a delete() before checking
+        the primary key) was never saved: refuse as Django does, delete nothing."""
+        value = instance.__dict__.get(NUMBERED)
+        if value is None or getattr(instance, self.attname) != value:
+            return
+        del instance.__dict__[NUMBERED]
+        setattr(instance, self.attname, None)
+        raise AssertionError("%s object can't be deleted because its %s attribute is set to None."
+                             % (instance._meta.object_name, self.attname))

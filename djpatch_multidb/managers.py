@@ -145,8 +145,25 @@ class MultiDBQuerySet(_QuerySet):
             self._refuse_writes('create')
             obj = self.model(**kwargs)
             self._for_write = True
+            self._check_key(obj)
             obj.save(force_insert=True, using=self._db)
             return obj
+
+        def get_or_create(self, defaults=None, **kwargs):
+            """Django before 1.8 saves the new object with using=, which asks no
+            router: the key is checked against a named shard first, as create() does."""
+            params = dict([(k, v) for k, v in kwargs.items() if '__' not in k])
+            params.update(defaults or {})
+            self._check_key(self.model(**params))
+            if defaults is not None:
+                kwargs['defaults'] = defaults
+            return QuerySet.get_or_create(self, **kwargs)
+
+        def _check_key(self, obj):
+            if self._db is not None and not selector.shard_keys_unchecked():
+                # A named shard (.shard(n), using_shard(n)): the key must map to it.
+                from djpatch_multidb import routing
+                routing.check_shard_key(config.current(), self.model, obj, self._db)
 
 
 class MultiDBManager(models.Manager):

@@ -7,6 +7,13 @@ TEST_MIRROR and TEST['MIRROR'] both, a connect timeout for MySQL replicas,
 and djpatch_multidb's router first in DATABASE_ROUTERS.  The selector,
 MULTIDB_MODELS, shard keys and replicas then reach Django through that
 router (router.py).  ``connections`` here is a thin view of django.db.connections.
+
+When: install() usually runs inside settings.py, while Django is loading it
+(under django.setup() for a WSGI application or a script, from 1.7), when
+nothing may be read yet.  So settle() runs where Django first builds what
+reads those settings: ConnectionHandler() on Django 1.2 to 1.6, its
+DATABASES and ConnectionRouter.routers from 1.7 (and django.setup() when
+install() came before it).
 """
 import sys
 import threading
@@ -17,25 +24,38 @@ ROUTER_PATH = 'djpatch_multidb.router.MultiDBRouter'
 
 _lock = threading.RLock()
 _settled = [False]
+_settling = []     # the thread settling now: what it reads may ask for settle() again
 
 
 def settle():
-    """Normalise DATABASES and put the router first in DATABASE_ROUTERS (once)."""
-    if _settled[0]:
+    """Normalise DATABASES and put the router first in DATABASE_ROUTERS (once).
+
+    Does nothing while the settings module is still being imported (install()
+    at the top of settings.py): its settings are not all defined yet.  Every
+    later path that builds connections or routers calls it again."""
+    me = threading.current_thread()
+    if _settled[0] or me in _settling or settings_loading():
         return
     _lock.acquire()
     try:
         if _settled[0]:
             return
-        from django.conf import settings
-        settings.DATABASES = databases_from(settings)
-        routers = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
-        if ROUTER_PATH not in routers:
-            settings.DATABASE_ROUTERS = [ROUTER_PATH] + routers
-        _add_to_live_router()
-        _settled[0] = True
+        _settling.append(me)
+        try:
+            from django.conf import settings
+            settings.DATABASES = databases_from(settings)
+            routers = list(getattr(settings, 'DATABASE_ROUTERS', None) or [])
+            if ROUTER_PATH not in routers:
+                settings.DATABASE_ROUTERS = [ROUTER_PATH] + routers
+            _add_to_live_router()
+            _settled[0] = True
+        finally:
+            _settling.pop()
     finally:
         _lock.release()
+    # Records that waited for the settings (signal receivers) apply now.
+    from djpatch_multidb import installation
+    installation.patcher_tick()
 
 
 def settle_if_ready():
@@ -43,6 +63,26 @@ def settle_if_ready():
     from django.conf import settings
     if settings.configured and 'django.db' in sys.modules:
         settle()
+
+
+def settings_loading():
+    """Whether the settings module is being imported right now, that is, whether
+    install() is running inside settings.py: DJANGO_SETTINGS_MODULE is imported
+    (or importing) but Django has not taken its settings from it yet.  Until
+    then nothing may read a setting: Django would import the half-run module
+    a second time and keep what it defines so far."""
+    import os
+    name = os.environ.get('DJANGO_SETTINGS_MODULE')
+    if not name or name not in sys.modules:
+        return False
+    conf = sys.modules.get('django.conf')
+    return conf is not None and not conf.settings.configured
+
+
+def settings_loaded():
+    """The opposite of settings_loading(): a record that reads settings when
+    applied (Signal.connect reads DEBUG on Django 1.2 to 1.6) waits for this."""
+    return not settings_loading()
 
 
 def unsettle():
@@ -128,11 +168,34 @@ def make_handler_init(original):
 
 
 def make_setup(original):
-    """Django 1.7 and later: django.setup() comes before any database use."""
+    """Django 1.7 and later: django.setup() comes before any database use
+    when install() ran before it (a script that configures settings itself)."""
     def setup(*args, **kwargs):
         settle()
         return original(*args, **kwargs)
     return setup
+
+
+class SettleFirst(object):
+    """In place of a ConnectionHandler or ConnectionRouter attribute that reads
+    DATABASES or DATABASE_ROUTERS (Django's cached_property, or a method):
+    settle() first.  From Django 1.7 connections and routers are built lazily,
+    at the first database use; that is where install() run from settings.py
+    (inside django.setup(), too late for the patch of setup()) settles them.
+    Once a cached_property has its value, Django never comes back here."""
+
+    def __init__(self, original):
+        self.original = original
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self.original.__get__(None, owner)
+        settle()
+        return self.original.__get__(instance, owner)
+
+
+def make_settle_first(original):
+    return SettleFirst(original)
 
 
 def forget_thread_replicas(**kwargs):

@@ -10,7 +10,7 @@ from djpatch_multidb import config, relations, replicas, routing, selector
 from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 from djpatch_multidb.errors import ShardNotSelected
-from djpatch_multidb.proxy import QueryConnection, query_route
+from djpatch_multidb.proxy import QueryConnection, query_forces_primary, query_route
 from djpatch_multidb.state import ModelState, instance_db, set_instance_db
 
 
@@ -62,7 +62,8 @@ def unrouted(queryset):
 
 def read_alias(queryset):
     alias, readonly = query_route(queryset.query)
-    return routing.db_for(queryset.model, False, alias, readonly)
+    return routing.db_for(queryset.model, False, alias, readonly,
+                          primary=query_forces_primary(queryset.query))
 
 
 def write_alias(queryset, operation):
@@ -85,8 +86,9 @@ def make_queryset_init(original):
         if query is None and model is not None and not selector.is_idle():
             alias = selector.context_alias(model)
             readonly = selector.is_readonly()
-            if alias is not None or readonly:
-                self.query.connection = QueryConnection(alias, readonly)
+            primary = replicas.primary_forced()
+            if alias is not None or readonly or primary:
+                self.query.connection = QueryConnection(alias, readonly, primary=primary)
     return _keep_name(__init__, original)
 
 
@@ -99,7 +101,8 @@ def make_model_iterator(original):
         if unrouted(self):
             # Bound to the default wrapper itself: Django then reaches the
             # connection without going through django.db.connection's stand-in.
-            return original(bound_view(self, 'default'))
+            view = bound_view(self, 'default')
+            return _remembering(original(view), 'default', bool(view.query.select_related))
         alias = read_alias(self)
         view = bound_view(self, alias)
         if view.query.select_related and relations.several_places():
@@ -149,11 +152,23 @@ def make_plain_iterator(original):
 
 def make_read(original):
     """count(), aggregate(): one read on the chosen alias."""
-    def read(self, *args, **kwargs):
-        if unrouted(self):
-            return original(self, *args, **kwargs)
-        return original(bound_view(self, read_alias(self)), *args, **kwargs)
-    return _keep_name(read, original)
+    return _keep_name(RoutedRead(original), original)
+
+
+class RoutedRead(object):
+    """count() and aggregate(): looked up on a queryset, Django's own method
+    bound to the queryset as it runs on the chosen alias.  The caller's
+    arguments reach Django's method as they were passed: a wrapper that took
+    and passed on **kwargs would hand it a rebuilt dict, whose key order (and
+    so aggregate()'s result) can differ from Django's own."""
+
+    def __init__(self, original):
+        self.original = original
+
+    def __get__(self, queryset, owner=None):
+        if queryset is not None and not unrouted(queryset):
+            queryset = bound_view(queryset, read_alias(queryset))
+        return self.original.__get__(queryset, owner)
 
 
 def make_write(operation, cascades=False):
@@ -172,10 +187,12 @@ def make_write(operation, cascades=False):
                 if operation != 'create' or not _keyed(self.model):
                     raise
                 return original(self, *args, **kwargs)  # the new object's key decides
+            if operation == 'update':
+                routing.check_update_keys(self.model, alias, kwargs)
             models = cascades and relations.colocated(self.model) or family(self.model)
             view = bound_view(self, alias)
             # get_or_create() takes a savepoint through django.db.connection.
-            run = operation == 'get_or_create' and selector.run_in or selector.run_for_models
+            run = operation == 'get_or_create' and run_on_object_db or selector.run_for_models
             try:
                 return run(alias, models, original, view, *args, **kwargs)
             finally:
@@ -207,15 +224,44 @@ def make_build(original):
 
 
 def make_filter(original):
-    """filter() / exclude(): refuse a lookup that would join two databases, then build."""
+    """filter() / exclude(): refuse a lookup that would join two databases; a
+    queryset value that reads another database is read there and its values
+    passed (a subquery runs in one database); then build."""
     build = make_build(original)
 
     def _filter_or_exclude(self, negate, *args, **kwargs):
         if relations.several_places():
-            relations.check_lookups(self.model, args, kwargs,
-                                    negate and 'exclude()' or 'filter()')
+            what = negate and 'exclude()' or 'filter()'
+            relations.check_lookups(self.model, args, kwargs, what)
+            args, kwargs = relations.values_from_other_databases(self, args, kwargs, what)
         return build(self, negate, *args, **kwargs)
     return _keep_name(_filter_or_exclude, original)
+
+
+def make_values_build(original):
+    """ValuesQuerySet._setup_query (values(), values_list()): refuse a field
+    that would join two databases, then build."""
+    build = make_build(original)
+
+    def _setup_query(self, *args, **kwargs):
+        fields = getattr(self, '_fields', None)
+        if fields and relations.several_places():
+            from django.db.models.query import ValuesListQuerySet
+            what = isinstance(self, ValuesListQuerySet) and 'values_list()' or 'values()'
+            for name in fields:
+                if '__' in name:
+                    relations.check_path(self.model, name, what)
+        return build(self, *args, **kwargs)
+    return _keep_name(_setup_query, original)
+
+
+def make_order_by(original):
+    """QuerySet.order_by(): refuse an ordering that would join two databases."""
+    def order_by(self, *field_names):
+        if relations.several_places():
+            relations.check_ordering(self.model, field_names)
+        return original(self, *field_names)
+    return _keep_name(order_by, original)
 
 
 def _keyed(model):
@@ -278,7 +324,8 @@ def run_query(query, write, original, args, kwargs):
                 (route == 'default' and not cfg.replicas.get('default')):
             return original(query, *args, **kwargs)  # django.db.connection means it
     chosen = route is None or conn.__dict__.get('chosen')
-    alias = routing.db_for(query.model, write, route, readonly, operation='change')
+    alias = routing.db_for(query.model, write, route, readonly, operation='change',
+                           primary=query_forces_primary(query))
     if write:
         replicas.pin(alias)
     while True:
@@ -320,7 +367,7 @@ def make_save_base(original):
             set_instance_db(self, 'default')
             return result
         alias = routing.db_for(model, True, instance=self, operation='save')
-        result = selector.run_for_models(alias, family(model), original, self, *args, **kwargs)
+        result = run_with_callers_raw_sql(alias, family(model), original, self, *args, **kwargs)
         set_instance_db(self, alias)
         return result
     return _keep_name(save_base, original)
@@ -342,12 +389,18 @@ def make_model_delete(original):
     """Model.delete: collect and delete on the instance's alias (``using=`` too)."""
     def delete(self, *args, **kwargs):
         using = kwargs.pop('using', None)
+        if self._get_pk_val() is None:
+            # Django's own refusal, before routing could number a ShardedIdField.
+            return original(self, *args, **kwargs)
         if using is not None:
             config.current().check_alias(using)
         elif (selector.is_idle() and instance_db(self) in (None, 'default')
               and config.current().routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)
         alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
+        # The object is collected, and its rows deleted, where it is deleted
+        # (a context or using= beats the database it came from, as for save()).
+        set_instance_db(self, alias)
         return selector.run_for_models(alias, relations.colocated(self.__class__), original,
                                        self, *args, **kwargs)
     return _keep_name(delete, original)
@@ -355,30 +408,112 @@ def make_model_delete(original):
 
 def make_delete_objects(original):
     """The module-level delete_objects(): every DELETE on the database its objects
-    came from, then commit.
+    came from, all of them in the caller's transaction.
 
-    Called inside Model.delete() or QuerySet.delete() the alias is already
-    selected for the models that live there; objects collected from other
-    databases (a cascade across a foreign key into another database) are
-    deleted on theirs, each group in a run of its own.
+    Each collected object is deleted where it was loaded from (an object that
+    does not know: where its model is written now).  The objects of each
+    database are deleted in a run of their own, in dependency order, with raw
+    SQL going where the caller's contexts send it (signal handlers).  Outside
+    transaction management the runs commit together at the end, or are all
+    rolled back if one fails; inside it, the caller commits or rolls back.
     """
     def delete_objects(seen_objs, *args, **kwargs):
         models = seen_objs.unordered_keys()
         if not models or (selector.is_idle() and _all_on_default(seen_objs, models)):
             return original(seen_objs, *args, **kwargs)
-        model = models[0]
-        alias = selector.context_alias(model)
-        if alias is None:
-            first = seen_objs[model].items()[0][1]
-            alias = routing.db_for(model, True, instance=first, operation='delete')
-        groups = relations.split_by_database(seen_objs, alias)
+        groups = relations.split_by_database(seen_objs, _delete_alias)
         for group_alias, subset in groups:
             for subset_model in subset.unordered_keys():
                 routing.db_for(subset_model, True, group_alias, operation='delete')
-        for group_alias, subset in groups:
-            selector.run_in(group_alias, frozenset(subset.unordered_keys()), original, subset,
-                            *args, **kwargs)
+        _in_callers_transaction(_delete_groups, original, groups, args, kwargs)
     return _keep_name(delete_objects, original)
+
+
+def _delete_alias(model, obj):
+    """Where a collected object that does not know its database is deleted."""
+    alias = selector.context_alias(model)
+    if alias is None:
+        alias = routing.db_for(model, True, instance=obj, operation='delete')
+    return alias
+
+
+def _delete_groups(original, groups, args, kwargs):
+    for group_alias, subset in groups:
+        run_with_callers_raw_sql(group_alias, frozenset(subset.unordered_keys()), original,
+                                 subset, *args, **kwargs)
+
+
+def _in_callers_transaction(func, *args):
+    """Call ``func`` as one unit of work: under the caller's transaction
+    management if there is one; else in a managed block of its own, committed
+    on every connection when ``func`` returns, rolled back on all if it raises."""
+    from django.db import transaction
+    if transaction.is_managed():
+        return func(*args)
+    transaction.enter_transaction_management()
+    try:
+        transaction.managed(True)
+        try:
+            result = func(*args)
+        except BaseException:
+            error = sys.exc_info()
+            try:
+                transaction.rollback()
+            except Exception:
+                pass  # the first error is the one to see
+            reraise(*error)
+        transaction.commit()
+        return result
+    finally:
+        transaction.leave_transaction_management()
+
+
+# -- raw SQL during an operation ------------------------------------------
+
+class ObjectFrame(selector.Frame):
+    """A frame for an operation on an object or a queryset whose database is
+    decided (a related manager's writes, get_or_create): Django's own raw SQL in
+    it (savepoints) goes there, the raw SQL of signal handlers does not."""
+
+
+class CallersRawFrame(selector.Frame):
+    """A frame around a whole save or delete: its models go to ``alias``; raw
+    SQL goes where the caller's contexts send it, as for a plain save(), even
+    inside an ObjectFrame (signal handlers run in it)."""
+
+    def __init__(self, alias, models):
+        selector.Frame.__init__(self, alias, models, raw=True)
+        self.callers = None
+        for entry in reversed(selector.stack()):
+            if entry.decides_raw and not isinstance(entry, (ObjectFrame, CallersRawFrame)):
+                self.callers = entry
+                break
+
+    def raw_alias(self):
+        if self.callers is None:
+            return 'default'
+        return self.callers.raw_alias()
+
+    def __repr__(self):
+        return 'CallersRawFrame(%r)' % (self.alias,)
+
+
+def run_on_object_db(alias, models, func, *args, **kwargs):
+    """Call ``func`` with an ObjectFrame for ``alias`` pushed."""
+    entry = selector.push(ObjectFrame(alias, models))
+    try:
+        return func(*args, **kwargs)
+    finally:
+        selector.pop(entry)
+
+
+def run_with_callers_raw_sql(alias, models, func, *args, **kwargs):
+    """Call ``func`` with ``models`` on ``alias`` and raw SQL where the caller's contexts say."""
+    entry = selector.push(CallersRawFrame(alias, models))
+    try:
+        return func(*args, **kwargs)
+    finally:
+        selector.pop(entry)
 
 
 def _all_on_default(seen_objs, models):
@@ -523,7 +658,7 @@ def bind_manager(manager, alias, models):
         def call(*args, **kwargs):
             if write:
                 routing.db_for(manager.model, True, alias, operation=write)
-            return selector.run_in(alias, models, method, *args, **kwargs)
+            return run_on_object_db(alias, models, method, *args, **kwargs)
         return call
     for name, write in (('get_query_set', None), ('add', 'add to'), ('remove', 'remove from'),
                         ('clear', 'clear'), ('create', 'create'),

@@ -14,7 +14,7 @@ pending work on; everything else goes to the selected connection.
 """
 import sys
 
-from djpatch_multidb import config, routing, selector
+from djpatch_multidb import config, rawsql, routing, selector
 from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 
@@ -34,8 +34,15 @@ class ConnectionProxy(object):
     def __getattr__(self, name):
         if selector.is_idle():  # the common case, kept short: 'default'
             value = getattr(connections.default(), name)
+            if name == 'cursor' and type(self) is ConnectionProxy:
+                # raw SQL outside any block follows MULTIDB_MODELS (rawsql.py)
+                return rawsql.cursor_method(value, sys._getframe(1).f_globals.get('__name__') or '')
         else:
-            value = getattr(connections[routing.raw_alias()], name)
+            alias = routing.raw_alias()
+            value = getattr(connections[alias], name)
+            if name == 'cursor' and selector.is_readonly() and \
+                    not isinstance(selector.raw_entry(), selector.Frame):
+                return _readonly_cursor(value, alias)
         if name in SHARED_ATTRIBUTES and type(self) is ConnectionProxy and _shared():
             self.__dict__[name] = value
         return value
@@ -48,6 +55,86 @@ class ConnectionProxy(object):
 
     def __repr__(self):
         return '<djpatch_multidb connection proxy, now %r>' % (routing.raw_alias(),)
+
+
+# The first word of a statement that writes: refused through
+# django.db.connection inside readonly().
+WRITE_STATEMENTS = ('INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER',
+                    'TRUNCATE', 'RENAME', 'GRANT', 'REVOKE', 'LOAD')
+
+
+def _readonly_cursor(make_cursor, alias):
+    """django.db.connection.cursor inside readonly(): its cursors refuse SQL
+    that writes before it reaches ``alias``."""
+    def cursor(*args, **kwargs):
+        return ReadOnlyCursor(make_cursor(*args, **kwargs), alias)
+    return cursor
+
+
+def statement_verb(sql):
+    """The first word of ``sql`` in capitals, after whitespace and comments
+    (-- and # to the end of the line, /* ... */)."""
+    if not isinstance(sql, str):
+        try:
+            sql = sql.decode('utf-8') if isinstance(sql, bytes) else '%s' % (sql,)
+        except Exception:
+            return ''
+    position, length = 0, len(sql)
+    while position < length:
+        char = sql[position]
+        if char.isspace() or char in '(;':
+            position += 1
+        elif sql.startswith('--', position) or char == '#':
+            end = sql.find('\n', position)
+            position = end < 0 and length or end + 1
+        elif sql.startswith('/*', position):
+            end = sql.find('*/', position + 2)
+            position = end < 0 and length or end + 2
+        else:
+            break
+    end = position
+    while end < length and (sql[end].isalnum() or sql[end] == '_'):
+        end += 1
+    return sql[position:end].upper()
+
+
+class ReadOnlyCursor(object):
+    """A raw cursor opened inside readonly(): statements that write raise
+    ReadOnlyError and are not sent."""
+
+    def __init__(self, cursor, alias):
+        self.__dict__['cursor'] = cursor
+        self.__dict__['alias'] = alias
+
+    def _refuse(self, sql):
+        verb = statement_verb(sql)
+        if verb in WRITE_STATEMENTS:
+            from djpatch_multidb.errors import ReadOnlyError
+            error = ReadOnlyError.__new__(ReadOnlyError)
+            error.model = None
+            error.alias = self.__dict__['alias']
+            Exception.__init__(
+                error, "Cannot run %s through django.db.connection inside readonly() (its "
+                "database is %r): reads only there (SELECT, SHOW, ...). Nothing was run; run "
+                "it outside the readonly() block." % (verb, error.alias))
+            raise error
+
+    def execute(self, sql, *args, **kwargs):
+        self._refuse(sql)
+        return self.__dict__['cursor'].execute(sql, *args, **kwargs)
+
+    def executemany(self, sql, *args, **kwargs):
+        self._refuse(sql)
+        return self.__dict__['cursor'].executemany(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__['cursor'], name)
+
+    def __setattr__(self, name, value):
+        setattr(self.__dict__['cursor'], name, value)
+
+    def __iter__(self):
+        return iter(self.__dict__['cursor'])
 
 
 def _shared():
@@ -65,9 +152,11 @@ def forget_shared():
 class QueryConnection(ConnectionProxy):
     """A queryset's own database choice, carried in ``query.connection``."""
 
-    def __init__(self, alias=None, readonly=False, chosen=False):
+    def __init__(self, alias=None, readonly=False, chosen=False, primary=False):
         self.__dict__['alias'] = alias
         self.__dict__['readonly'] = readonly
+        # primary: built inside use_primary(), its reads go to primaries
+        self.__dict__['primary'] = primary
         # chosen: the library picked the alias for one evaluation (a replica may
         # then be swapped for another when it cannot be reached)
         self.__dict__['chosen'] = chosen
@@ -90,7 +179,8 @@ class QueryConnection(ConnectionProxy):
     def __eq__(self, other):
         return (isinstance(other, QueryConnection) and
                 self.__dict__['alias'] == other.__dict__['alias'] and
-                self.__dict__['readonly'] == other.__dict__['readonly'])
+                self.__dict__['readonly'] == other.__dict__['readonly'] and
+                self.__dict__['primary'] == other.__dict__['primary'])
 
     def __ne__(self, other):
         return not self == other
@@ -99,8 +189,8 @@ class QueryConnection(ConnectionProxy):
         return hash((self.__dict__['alias'], self.__dict__['readonly']))
 
     def __repr__(self):
-        return '<QueryConnection alias=%r readonly=%r>' % (
-            self.__dict__['alias'], self.__dict__['readonly'])
+        return '<QueryConnection alias=%r readonly=%r primary=%r>' % (
+            self.__dict__['alias'], self.__dict__['readonly'], self.__dict__['primary'])
 
 
 class TransactionConnection(ConnectionProxy):
@@ -140,3 +230,9 @@ def query_route(query):
     if conn.__class__ is QueryConnection:
         return conn.__dict__['alias'], conn.__dict__['readonly']
     return conn.__dict__.get('djpatch_alias'), False
+
+
+def query_forces_primary(query):
+    """Whether ``query`` was built inside use_primary(): its reads go to primaries."""
+    conn = query.connection
+    return conn.__class__ is QueryConnection and conn.__dict__['primary']

@@ -7,11 +7,14 @@ record whose module is not imported yet is applied when it is.
 ``REGISTRY``: Django 1.0 and 1.1, which have one database connection.
 ``NATIVE``: Django 1.2 and later, which have multiple databases of their own:
 nothing in the ORM is patched; the settings are settled once (router first
-in DATABASE_ROUTERS) at the moment Django is about to read them.
+in DATABASE_ROUTERS) at the moment Django is about to read them, whichever
+entry point starts the process; django.db.connection and Django's
+transaction functions and blocks with no ``using`` follow the blocks.
 """
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
-from djpatch_multidb import commands, native, proxy, testdb, versions
+from djpatch_multidb import commands, native, proxy, selector, testdb, transactions, versions
+from djpatch_multidb.config import LEGACY_NAMES, legacy_setting
 from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Connect, Patch, Receiver
 
@@ -35,7 +38,12 @@ INTEGRITY_ERROR = Patch('django.db', 'IntegrityError', any_backend('IntegrityErr
 CLOSE_CONNECTION = Receiver('django.db', 'close_connection', backend.make_close_connection,
                             signal='django.core.signals.request_finished')
 
-REGISTRY = [
+# Settings that define only DATABASES show DATABASES['default'] under the
+# legacy DATABASE_* names too, for the code that reads those (South, Django).
+LEGACY_SETTINGS = [Patch('django.conf', name, legacy_setting(name), owner=owner, add=True)
+                   for owner in ('Settings', 'UserSettingsHolder') for name in LEGACY_NAMES]
+
+REGISTRY = LEGACY_SETTINGS + [
     # The module-level connection and every module that copied it.
     CONNECTION,
     AliasSites(CONNECTION, 'connection', exclude=('django.db.transaction',)),
@@ -91,8 +99,9 @@ REGISTRY = [
     # Querysets remember the context they were built in and read where they belong.
     Patch(QUERY, '__init__', orm.make_queryset_init, owner='QuerySet'),
     Patch(QUERY, '_filter_or_exclude', orm.make_filter, owner='QuerySet'),
-    Patch(QUERY, '_setup_query', orm.make_build, owner='ValuesQuerySet'),
+    Patch(QUERY, '_setup_query', orm.make_values_build, owner='ValuesQuerySet'),
     Patch(QUERY, '_setup_query', orm.make_build, owner='DateQuerySet'),
+    Patch(QUERY, 'order_by', orm.make_order_by, owner='QuerySet'),
     Patch(QUERY, 'iterator', orm.make_model_iterator, owner='QuerySet'),
     Patch(QUERY, 'iterator', orm.make_plain_iterator, owner='ValuesQuerySet'),
     Patch(QUERY, 'iterator', orm.make_plain_iterator, owner='ValuesListQuerySet'),
@@ -142,16 +151,67 @@ REGISTRY = [
           owner='ReverseGenericRelatedObjectsDescriptor'),
 ]
 
+class SettledConnect(Connect):
+    """Connect, once the settings are loaded: Signal.connect reads
+    settings.DEBUG on Django 1.2 to 1.6, which must not happen while
+    settings.py, where install() runs, is still being imported."""
+
+    def ready(self):
+        return native.settings_loaded() and Connect.ready(self)
+
+
+TRANSACTION = 'django.db.transaction'
+# Django 1.2 to 1.5's transaction functions that take using=None.
+TRANSACTION_FUNCTIONS = ('enter_transaction_management', 'leave_transaction_management',
+                         'is_dirty', 'set_dirty', 'set_clean', 'is_managed', 'managed',
+                         'commit_unless_managed', 'rollback_unless_managed', 'commit',
+                         'rollback', 'savepoint', 'savepoint_rollback', 'savepoint_commit')
+BEFORE_1_6 = versions.Since((1, 2), (1, 6))
+BEFORE_1_8 = versions.Since((1, 2), (1, 8))
+
 NATIVE = [
     # Django 1.2 to 1.6 build their connections from settings when django.db is imported.
     Patch('django.db.utils', '__init__', native.make_handler_init, owner='ConnectionHandler',
           versions=versions.Since((1, 2), (1, 7))),
-    # From 1.7 on, django.setup() runs before any database use.
+    # From 1.7 on, django.setup() runs before any database use, but install()
+    # in settings.py runs inside it; connections and routers are built at the
+    # first database use, after settings.py: each settles first.
     Patch('django', 'setup', native.make_setup, versions=versions.Since((1, 7))),
+    Patch('django.db.utils', 'databases', native.make_settle_first, owner='ConnectionHandler',
+          versions=versions.Since((1, 7), (3, 2))),
+    Patch('django.db.utils', 'configure_settings', native.make_settle_first,
+          owner='ConnectionHandler', versions=versions.Since((3, 2))),
+    Patch('django.db.utils', 'routers', native.make_settle_first, owner='ConnectionRouter',
+          versions=versions.Since((1, 7))),
     # Each request starts and ends with no replica choice and no pin of the
     # thread's own (Django closes and resets the connections itself).
-    Connect('django.core.signals.request_started', native.forget_thread_replicas),
-    Connect('django.core.signals.request_finished', native.forget_thread_replicas),
+    SettledConnect('django.core.signals.request_started', native.forget_thread_replicas),
+    SettledConnect('django.core.signals.request_finished', native.forget_thread_replicas),
+    # ... and no context left open by the last one (a generator never finished).
+    SettledConnect('django.core.signals.request_started', selector.end_request),
+    SettledConnect('django.core.signals.request_finished', selector.end_request),
+    # Legacy code, unchanged: inside using() / using_shard(), django.db.connection
+    # and Django's transaction functions and blocks with no ``using`` act on the
+    # block's database, as on Django 1.0/1.1 (an explicit using is left alone).
+    # Such a block joins another database that the router sends a write to
+    # inside it, when no transaction holds it (transactions.check_write).
+    Patch('django.db', 'connection', _is(proxy.connection)),
+    Patch(TRANSACTION, 'get_connection', transactions.make_get_connection,
+          versions=versions.Since((1, 6))),
+    Patch(TRANSACTION, 'atomic', transactions.make_following_block, versions=versions.Since((1, 6))),
+] + [
+    Patch(TRANSACTION, name, transactions.make_following_function, versions=BEFORE_1_6)
+    for name in TRANSACTION_FUNCTIONS
+] + [
+    Patch(TRANSACTION, 'abort', transactions.make_following_function,
+          versions=versions.Since((1, 4), (1, 6))),
+    Patch(TRANSACTION, 'clean_savepoints', transactions.make_following_function,
+          versions=versions.Since((1, 4), (1, 6))),
+] + [
+    Patch(TRANSACTION, name, transactions.make_following_block, versions=BEFORE_1_8)
+    for name in ('commit_on_success', 'commit_manually')
+] + [
+    Patch(TRANSACTION, 'autocommit', transactions.make_following_autocommit, versions=BEFORE_1_8),
     # Inside readonly(), saves and deletes that name their database write
     # nothing: pre_save / pre_delete receivers, connected while a block is open.
     Patch('djpatch_multidb.selector', 'readonly_watchers', native.make_readonly_watchers),

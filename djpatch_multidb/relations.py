@@ -7,7 +7,9 @@ join two databases raises CrossDatabaseQuery, and a delete cascades in every
 database the collected objects came from.
 """
 from djpatch_multidb import config, routing
+from djpatch_multidb.compat import string_types
 from djpatch_multidb.errors import CrossDatabaseQuery
+from djpatch_multidb.proxy import query_route
 from djpatch_multidb.state import instance_db
 
 
@@ -98,6 +100,143 @@ def _check_path(model, path, what):
         index += 1
 
 
+def check_ordering(model, names, what='order_by()'):
+    """Raise CrossDatabaseQuery if ordering by ``names`` would join two databases
+    (a related field, or a foreign key to a model with a default ordering)."""
+    for name in names:
+        if not isinstance(name, string_types):
+            continue
+        path = name.lstrip('-+')
+        if not path or path == '?' or '.' in path:
+            continue  # random, or a table.column of extra()
+        if '__' in path:
+            check_path(model, path, what)
+            continue
+        from django.db.models.fields import FieldDoesNotExist
+        try:
+            field, owner, direct, m2m = model._meta.get_field_by_name(path)
+        except FieldDoesNotExist:
+            continue  # Django reports the bad name itself
+        target = direct and not m2m and getattr(field, 'rel', None) and field.rel.to
+        if target and target._meta.ordering and not routing.same_place(model, target):
+            raise CrossDatabaseQuery('%s.objects.%s with %r (%s orders by %s)' % (
+                model._meta.object_name, what, name, target._meta.object_name,
+                ', '.join(target._meta.ordering)), model, describe_place(model),
+                target, describe_place(target))
+
+
+# -- querysets as filter values ----------------------------------------------
+
+def values_from_other_databases(queryset, args, kwargs, what='filter()'):
+    """filter()/exclude() arguments in which every queryset value that reads
+    another database than ``queryset`` is read there now, its values passed as a
+    list (an ``__in`` lookup); one that follows ``queryset``'s database stays a
+    subquery.  Any other lookup with such a queryset raises CrossDatabaseQuery."""
+    new_kwargs = None
+    for key, value in kwargs.items():
+        if _is_queryset(value):
+            replaced = _lookup_value(queryset, key, value, what)
+            if replaced is not value:
+                if new_kwargs is None:
+                    new_kwargs = dict(kwargs)
+                new_kwargs[key] = replaced
+    new_args = None
+    for index, arg in enumerate(args):
+        replaced = _node_values(queryset, arg, what)
+        if replaced is not arg:
+            if new_args is None:
+                new_args = list(args)
+            new_args[index] = replaced
+    if new_args is not None:
+        args = tuple(new_args)
+    if new_kwargs is not None:
+        kwargs = new_kwargs
+    return args, kwargs
+
+
+_queryset_class = []
+
+
+def _is_queryset(value):
+    if not _queryset_class:
+        from django.db.models.query import QuerySet
+        _queryset_class.append(QuerySet)
+    return isinstance(value, _queryset_class[0])
+
+
+def _node_values(queryset, node, what):
+    """A Q object with its queryset values replaced (itself when none is)."""
+    children = getattr(node, 'children', None)
+    if not children:
+        return node
+    new_children = []
+    changed = False
+    for child in children:
+        if isinstance(child, tuple) and len(child) == 2 and _is_queryset(child[1]):
+            value = _lookup_value(queryset, child[0], child[1], what)
+            if value is not child[1]:
+                child = (child[0], value)
+                changed = True
+        elif not isinstance(child, tuple):
+            replaced = _node_values(queryset, child, what)
+            if replaced is not child:
+                child = replaced
+                changed = True
+        new_children.append(child)
+    if not changed:
+        return node
+    import copy
+    copied = copy.copy(node)
+    copied.children = new_children
+    return copied
+
+
+def _lookup_value(queryset, key, inner, what):
+    if _same_database(queryset, inner):
+        return inner
+    if key.split('__')[-1] != 'in':
+        raise CrossDatabaseQuery('%s.objects.%s with %r=<a %s queryset>' % (
+            queryset.model._meta.object_name, what, key, inner.model._meta.object_name),
+            queryset.model, _where(queryset), inner.model, _where(inner))
+    return _read_values(inner)
+
+
+def _same_database(outer, inner):
+    """Whether ``inner`` as a subquery of ``outer`` reads the database it would
+    read on its own: it has no database of its own and its model lives where
+    ``outer``'s does, or both chose the same one."""
+    inner_route = query_route(inner.query)
+    if inner_route == (None, False):
+        return routing.same_place(outer.model, inner.model)
+    return inner_route[0] is not None and inner_route == query_route(outer.query)
+
+
+def _where(queryset):
+    alias, readonly = query_route(queryset.query)
+    if alias is not None:
+        return repr(alias)
+    return describe_place(queryset.model)
+
+
+def _read_values(inner):
+    """The values a queryset stands for as a filter value, read on its own database."""
+    from django.db.models.query import ValuesQuerySet
+    if not isinstance(inner, ValuesQuerySet):
+        return list(inner.values_list('pk', flat=True))
+    fields = inner._fields
+    if (fields and len(fields) > 1) or (not fields and len(inner.model._meta.fields) > 1):
+        raise TypeError('Cannot use a multi-field %s as a filter value.'
+                        % inner.__class__.__name__)
+    values = []
+    for row in inner:
+        if isinstance(row, dict):
+            row = list(row.values())[0]
+        elif isinstance(row, tuple):
+            row = row[0]
+        values.append(row)
+    return values
+
+
 def _is_target_key(target, field, rest):
     from django.db.models.sql.constants import QUERY_TERMS
     names = ['pk', target._meta.pk.name, target._meta.pk.attname]
@@ -169,17 +308,18 @@ def colocated(model):
     return found
 
 
-def split_by_database(seen_objs, default_alias):
+def split_by_database(seen_objs, alias_of):
     """[(alias, CollectedObjects)] for collected objects from several databases.
 
-    Each object goes to the database it was loaded from (``default_alias`` when
-    it does not know); the dependency order within each database is kept.
+    Each object goes to the database it was loaded from (``alias_of(model,
+    object)`` when it does not know); the dependency order within each database
+    is kept.  'default' comes last.
     """
     groups = {}
     order = []
     for model in seen_objs.unordered_keys():
         for pk, obj in seen_objs[model].items():
-            alias = instance_db(obj) or default_alias
+            alias = instance_db(obj) or alias_of(model, obj)
             if alias not in groups:
                 subset = seen_objs.__class__()
                 subset.blocked = seen_objs.blocked
@@ -191,7 +331,7 @@ def split_by_database(seen_objs, default_alias):
         for parent, children in seen_objs.children.items():
             if parent in subset.data:
                 subset.children[parent] = [c for c in children if c in subset.data]
-    order.sort(key=lambda alias: alias == default_alias)
+    order.sort(key=lambda alias: (alias == 'default', alias))
     return [(alias, groups[alias]) for alias in order]
 
 

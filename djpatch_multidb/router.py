@@ -7,8 +7,11 @@ database of the instance being saved or followed, then MULTIDB_MODELS and
 shard keys, then the project's other routers, then 'default'; readonly()
 moves reads to a replica and refuses writes.  A queryset's own .using()
 (``shard(n)``, ``readonly()``) comes before any router, as in Django.
+Inside Django's own transaction block with no ``using``, a write to another
+database that no transaction holds makes the block join that database: it
+commits or rolls back with the block (transactions.check_write).
 """
-from djpatch_multidb import config, routing, selector
+from djpatch_multidb import config, routing, selector, transactions
 from djpatch_multidb.compat import string_types
 from djpatch_multidb.state import instance_db
 
@@ -26,6 +29,12 @@ class MultiDBRouter(object):
         return _route(model, False, hints)
 
     def db_for_write(self, model, **hints):
+        alias = self._db_for_write(model, hints)
+        if transactions.open_blocks_here():
+            transactions.check_write(model, alias)
+        return alias
+
+    def _db_for_write(self, model, hints):
         key = _instance_key(model, hints)
         if key is not None:
             try:

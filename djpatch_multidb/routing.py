@@ -14,14 +14,18 @@ UNKNOWN = object()
 _thread = selector._state      # the selector's thread-local stack (read, never written here)
 
 
-def db_for(model, write, alias=None, readonly=False, instance=None, operation=None, at=UNKNOWN):
+def db_for(model, write, alias=None, readonly=False, instance=None, operation=None, at=UNKNOWN,
+           primary=False):
     """The alias an operation on ``model`` uses now.
 
     ``alias``/``readonly`` are the queryset's own choice, ``instance`` the
     object being saved, deleted or followed, ``at`` the database it came from
-    (None: none) when the caller knows it better than ``instance`` does.
+    (None: none) when the caller knows it better than ``instance`` does;
+    ``primary``: a queryset built inside use_primary(), whose reads stay on
+    the primaries.
     """
-    plain = alias is None and instance is None and at is UNKNOWN and not readonly
+    plain = alias is None and instance is None and at is UNKNOWN and not readonly and \
+        not primary
     if plain:     # the common question, kept short: see placed_once()
         try:
             if not _thread.stack:
@@ -34,6 +38,8 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         alias = selector.context_alias(model)
     if plain and alias is None and selector.is_idle():
         return placed_once(cfg, model, write)
+    if write and instance is not None and alias is not None and operation != 'delete':
+        check_shard_key(cfg, model, instance, alias)
     if alias is None:
         if at is not UNKNOWN:
             alias = at
@@ -44,10 +50,10 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     if readonly or selector.is_readonly():
         if write:
             raise ReadOnlyError(model, alias, operation or 'write')
-        if replicas.primary_forced():
+        if primary or replicas.primary_forced():
             return alias
         return replicas.for_read(alias)
-    if not write and not explicit and replicas.splitting(alias):
+    if not write and not explicit and not primary and replicas.splitting(alias):
         return replicas.for_read(alias)
     return alias
 
@@ -107,8 +113,102 @@ def shard_of_instance(cfg, group, model, instance):
         key = field.allocate(instance)
     if key is None:
         raise ShardNotSelected(model, group, cfg.shards[group],
-                               'its shard key %s is None' % field.name)
+                               'its shard key is None (%s.shard_key %s %r, which has no value)'
+                               % (model._meta.object_name,
+                                  getattr(model, 'shard_key', None) is None and
+                                  'is not set: the key is the primary key' or 'names',
+                                  field.name))
     return shard_number(cfg, group, key)
+
+
+def _keyed_group(cfg, model):
+    """The shard group of ``model`` when that group has a KEY; else None."""
+    place = cfg.placement(model)
+    if place is None or place[0] != 'shards' or place[1] not in cfg.shard_keys:
+        return None
+    return place[1]
+
+
+def check_shard_key(cfg, model, instance, alias):
+    """A write of ``instance`` to ``alias`` (a block's or a queryset's choice):
+    when its model's group has a KEY and ``alias`` is a shard of it, the
+    instance's key must map to that shard; else ShardKeyError, before anything
+    is written (resharding() lets a tool write it there on purpose)."""
+    group = _keyed_group(cfg, model)
+    if group is None:
+        return
+    primary = cfg.primary_for(alias)
+    shards = cfg.shards[group]
+    if primary not in shards or selector.shard_keys_unchecked():
+        return
+    field = shard_key_field(model)
+    if _given_by_the_shard(field):
+        return
+    key = getattr(instance, field.attname)
+    if key is None:
+        if not hasattr(field, 'allocate'):
+            return      # no key yet: the block places it
+        key = field.allocate(instance)
+    _check_key_on(cfg, model, group, field, key, primary)
+
+
+def check_update_keys(model, alias, values):
+    """QuerySet.update(**values) on ``alias``: a new shard key must map to that
+    shard, as for a save (see check_shard_key); an expression cannot be checked
+    and is refused, except inside resharding()."""
+    cfg = config.current()
+    group = _keyed_group(cfg, model)
+    if group is None:
+        return
+    primary = cfg.primary_for(alias)
+    if primary not in cfg.shards[group] or selector.shard_keys_unchecked():
+        return
+    field = shard_key_field(model)
+    if _given_by_the_shard(field):
+        return
+    for name, value in values.items():
+        if name not in (field.name, field.attname):
+            continue
+        if hasattr(value, 'as_sql') or hasattr(value, 'evaluate') or \
+                hasattr(value, 'resolve_expression'):
+            raise _misplaced(model, group, field, value, None, primary, cfg,
+                             'an expression whose shard cannot be known before it runs')
+        _check_key_on(cfg, model, group, field, value, primary)
+
+
+def _given_by_the_shard(field):
+    """Whether the shard key is an auto-increment primary key: the shard the
+    block chose hands it out, so it says nothing about where the row belongs."""
+    from django.db.models import AutoField
+    return isinstance(field, AutoField)
+
+
+def _check_key_on(cfg, model, group, field, key, primary):
+    from djpatch_multidb.shardkeys import shard_number
+    number = shard_number(cfg, group, key)
+    if cfg.shards[group][number] == primary:
+        return
+    raise _misplaced(model, group, field, key, number, primary, cfg)
+
+
+def _misplaced(model, group, field, key, number, primary, cfg, why=None):
+    from djpatch_multidb.errors import ShardKeyError, model_label
+    shards = cfg.shards[group]
+    block = shards.index(primary)
+    if why is None:
+        why = 'it maps to shard %d (%r) of group %r' % (number, shards[number], group)
+        hint = 'write it inside using_shard(%d) or using_shard_for(%r)' % (number, key)
+    else:
+        hint = 'give the key as a value'
+    error = ShardKeyError.__new__(ShardKeyError)
+    error.group, error.key = group, key
+    error.shard, error.block_shard = number, block
+    Exception.__init__(
+        error, "%s with shard key %s=%r cannot be written to shard %d (%r), which the block or "
+        "queryset names: %s. Nothing was written; %s, or inside djpatch_multidb.resharding() "
+        "when a tool moves rows between shards on purpose."
+        % (model_label(model), field.name, key, block, primary, why, hint))
+    return error
 
 
 def ask_routers(cfg, method, *args, **kwargs):

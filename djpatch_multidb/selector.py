@@ -6,7 +6,9 @@ that entry afterwards, whether the block ends normally or by an exception.
 The library pushes ``Frame`` entries of its own while it runs an operation
 whose database it has already decided (a save, a delete, a related lookup).
 """
+import logging
 import threading
+import weakref
 
 from djpatch_multidb import config
 
@@ -15,7 +17,19 @@ try:
 except ImportError:  # pragma: no cover
     from django.utils.functional import wraps
 
+log = logging.getLogger('djpatch_multidb')
+
 _state = threading.local()
+
+# Every thread's (stack, tops), by thread: a block closed in another thread
+# than the one that opened it (a generator finished elsewhere) is removed
+# from the stack of the thread that opened it.
+_stacks = {}
+_stacks_lock = threading.RLock()
+
+# Entries dropped by a request boundary while still open (entry -> how many
+# times): their own end, when it comes later, has nothing left to remove.
+_abandoned = weakref.WeakKeyDictionary()
 
 
 def _init():
@@ -23,6 +37,15 @@ def _init():
     # Per depth: (the innermost entry that decides raw SQL, whether a
     # readonly() is open); one list, so that a block pushes and pops once.
     _state.tops = [(None, False)]
+    thread = threading.current_thread()
+    _stacks_lock.acquire()
+    try:
+        for other in list(_stacks):
+            if other is not thread and not other.is_alive():
+                del _stacks[other]
+        _stacks[thread] = (_state.stack, _state.tops)
+    finally:
+        _stacks_lock.release()
     return _state.stack
 
 
@@ -33,6 +56,27 @@ def clear_thread():
     except AttributeError:
         leaked = []
     _init()
+    return leaked
+
+
+def end_request(**kwargs):
+    """request_started / request_finished: the thread starts with no context
+    open.  A block still open then (a generator left unfinished in the last
+    request) is dropped and logged; its own end, whenever it comes, removes
+    nothing more."""
+    leaked = clear_thread()
+    if leaked:
+        _stacks_lock.acquire()
+        try:
+            for entry in leaked:
+                try:
+                    _abandoned[entry] = _abandoned.get(entry, 0) + 1
+                except TypeError:
+                    pass   # an entry that cannot be weakly referenced
+        finally:
+            _stacks_lock.release()
+        log.warning('contexts left open at a request boundary were closed: %s',
+                    ', '.join([repr(entry) for entry in leaked]))
     return leaked
 
 
@@ -73,8 +117,45 @@ def pop(entry):
             for other in remaining:
                 push(other)
             return
+    _pop_elsewhere(entry)
+
+
+def _pop_elsewhere(entry):
+    """``entry`` is not open in this thread: it was dropped at a request
+    boundary, or it is closed here after being opened in another thread
+    (a generator finished elsewhere), whose stack then loses it."""
+    _stacks_lock.acquire()
+    try:
+        count = _abandoned.get(entry, 0)
+        if count:
+            if count > 1:
+                _abandoned[entry] = count - 1
+            else:
+                del _abandoned[entry]
+            return
+        me = threading.current_thread()
+        holders = [(thread, pair) for thread, pair in _stacks.items()
+                   if thread is not me and entry in pair[0]]
+        if len(holders) == 1:
+            entries, tops = holders[0][1]
+            index = len(entries) - 1 - list(reversed(entries)).index(entry)
+            del entries[index]
+            rebuilt = [(None, False)]
+            for other in entries:
+                raw, readonly_open = rebuilt[-1]
+                rebuilt.append((other.decides_raw and other or raw,
+                                readonly_open or other.readonly))
+            tops[:] = rebuilt
+            return
+    finally:
+        _stacks_lock.release()
+    if holders:
+        raise RuntimeError('djpatch_multidb: %r ended in thread %r, and it is open in several '
+                           'other threads (%s): which one it closes is not known; give each '
+                           'thread a context object of its own.' % (
+                               entry, me.name, ', '.join([repr(t.name) for t, p in holders])))
     raise RuntimeError('djpatch_multidb: %r was left without being entered '
-                       '(it is not an open context of this thread)' % (entry,))
+                       '(it is not an open context of any thread)' % (entry,))
 
 
 def raw_alias():
@@ -87,6 +168,15 @@ def raw_alias():
     if entry is None:
         return 'default'
     return entry.raw_alias()
+
+
+def raw_entry():
+    """The innermost entry that decides what django.db.connection means (None: none)."""
+    try:
+        return _state.tops[-1][0]
+    except AttributeError:
+        _init()
+        return None
 
 
 def context_alias(model):
@@ -253,6 +343,29 @@ class using_shard_for(using_shard):
 
     def __repr__(self):
         return 'using_shard_for(%r, group=%r)' % (self.key, self.group)
+
+
+class resharding(Context):
+    """Inside the block, a model with a shard key is written to the shard the
+    block (or the queryset) names even when its key maps to another shard:
+    for tools that copy rows between shards.  Outside it, such a write raises
+    ShardKeyError and writes nothing."""
+    allows_any_shard = True
+
+    def __repr__(self):
+        return 'resharding()'
+
+
+def shard_keys_unchecked():
+    """Whether a resharding() block is open in this thread."""
+    try:
+        entries = _state.stack
+    except AttributeError:
+        return False
+    for entry in entries:
+        if entry.__class__ is resharding or getattr(entry, 'allows_any_shard', False):
+            return True
+    return False
 
 
 # Objects told when a readonly() block opens and closes, in any thread

@@ -3,38 +3,75 @@
 Django 1.0/1.1 create one test database, for the settings' DATABASE_NAME.  With
 the library installed, ``connection.creation.create_test_db()`` (what the test
 runner calls) creates one for every alias instead: TEST_NAME, or 'test_' +
-NAME (':memory:' for SQLite), each alias switched to it, its tables created as
-``syncdb --all-databases`` makes them.  An alias with TEST_MIRROR shares the
-connection of the alias it names (as Django 1.2's runner does), so tests see
-their own writes, even uncommitted ones, through the replica path.  destroy_test_db() removes them and
+NAME (':memory:' for SQLite; a temporary file for an SQLite shard, which
+all_shards() reads from threads of its own), created with the alias's
+TEST_CHARSET / TEST_COLLATION (else the legacy TEST_DATABASE_CHARSET /
+TEST_DATABASE_COLLATION), each alias switched to it, and filled as ``syncdb
+--all-databases`` fills them (tables, post_syncdb handlers, custom SQL,
+indexes, initial_data; a replica gets its primary's tables).  An alias with
+TEST_MIRROR shares the connection of the alias it names (as Django 1.2's
+runner does), so tests see their own writes, even uncommitted ones, through
+the replica path.  If anything fails on the way, the test databases made so
+far are removed before the error goes on.  destroy_test_db() removes them and
 switches every alias back.
 """
 import os
+import shutil
 import sys
+import tempfile
 
 from django.conf import settings
 
-from djpatch_multidb import config, syncdb
-from djpatch_multidb.compat import ask
+from djpatch_multidb import config, selector, syncdb
+from djpatch_multidb.compat import ask, reraise
 from djpatch_multidb.connections import connections
 
 TEST_PREFIX = 'test_'
-_saved = {}
+_saved = {}      # alias -> its settings before the switch
+_created = set()  # the aliases whose test database exists now
+_files = []       # the folder of SQLite test databases made as files, if any
 
 
 def test_name(db):
     if db.test_name:
         return db.test_name
     if db.vendor == 'sqlite3':
+        if _in_shard_group(db.alias):
+            # all_shards() reads the shards from threads of its own, which
+            # would each get an empty ':memory:' database: a file instead.
+            if not _files:
+                _files.append(tempfile.mkdtemp(prefix='djpatch-test-shards-'))
+            return os.path.join(_files[0], 'test_%s.db' % db.alias)
         return ':memory:'
     return TEST_PREFIX + db.name
 
 
+def _in_shard_group(alias):
+    for aliases in config.current().shards.values():
+        if alias in aliases:
+            return True
+    return False
+
+
 def create_all(verbosity=1, autoclobber=False):
-    """Create and switch to a test database for every alias; the default's name."""
+    """Create and switch to a test database for every alias; the default's name.
+    If anything fails on the way, the test databases made so far are removed
+    and every alias is switched back before the error goes on."""
     cfg = config.current()
     if _saved:
         raise RuntimeError('test databases are already in use; destroy them first')
+    try:
+        return _create_all(cfg, verbosity, autoclobber)
+    except BaseException:
+        error = sys.exc_info()
+        try:
+            destroy_all(0)
+        except Exception:
+            pass    # the set-up error is the one to see
+        reraise(*error)
+
+
+def _create_all(cfg, verbosity, autoclobber):
     for alias in cfg.aliases:
         db = cfg.databases[alias]
         _saved[alias] = dict(db.settings_dict)
@@ -44,6 +81,7 @@ def create_all(verbosity=1, autoclobber=False):
         if verbosity >= 1:
             sys.stdout.write('Creating test database for %r (%s)...\n' % (alias, name))
         _create(alias, db, name, autoclobber)
+        _created.add(alias)
         _switch(db, {'DATABASE_NAME': name})
     for alias in cfg.aliases:
         db = cfg.databases[alias]
@@ -54,21 +92,25 @@ def create_all(verbosity=1, autoclobber=False):
                               ('DATABASE_NAME', 'DATABASE_HOST', 'DATABASE_PORT',
                                'DATABASE_USER', 'DATABASE_PASSWORD')]))
     config.generation[0] += 1  # every thread reconnects, to the test databases
-    created = []
+    default = cfg.databases['default']
+    settings.DATABASE_NAME = default.name
+    aliases = []
+    tables_for = {}
     for alias in cfg.aliases:
         db = cfg.databases[alias]
         if db.test_mirror:
             continue
+        aliases.append(alias)
         if syncdb.is_replica(alias):
-            primary = cfg.primary_for(alias)
-            created.extend(syncdb.create_tables(alias, verbosity - 1, sys.stdout,
-                                                models=syncdb.models_for(primary)))
-        else:
-            created.extend(syncdb.create_tables(alias, verbosity - 1, sys.stdout))
-    from django.core.management.sql import emit_post_sync_signal
-    emit_post_sync_signal(set(created), verbosity, False)
-    default = cfg.databases['default']
-    settings.DATABASE_NAME = default.name
+            tables_for[alias] = syncdb.models_for(cfg.primary_for(alias))
+    syncdb.sync(aliases, verbosity, False, sys.stdout, tables_for)
+    cache_backend = getattr(settings, 'CACHE_BACKEND', '') or ''
+    if cache_backend.startswith('db://'):
+        from django.core.cache import parse_backend_uri
+        from django.core.management import call_command
+        cache_table = parse_backend_uri(cache_backend)[1]
+        cache_alias = getattr(settings, 'MULTIDB_CACHE_ALIAS', None) or 'default'
+        selector.run_in(cache_alias, None, call_command, 'createcachetable', cache_table)
     return default.name
 
 
@@ -76,6 +118,7 @@ def destroy_all(verbosity=1):
     """Remove every test database and switch every alias back."""
     cfg = config.current()
     connections.close_all()
+    failed = None
     for alias in cfg.aliases:
         db = cfg.databases[alias]
         original = _saved.get(alias)
@@ -83,14 +126,22 @@ def destroy_all(verbosity=1):
             continue
         name = db.name
         _switch(db, original)
-        if not db.test_mirror:
+        if alias in _created:
             if verbosity >= 1:
                 sys.stdout.write('Destroying test database for %r (%s)...\n' % (alias, name))
-            _destroy(alias, db, name)
+            try:
+                _destroy(alias, db, name)
+            except Exception:   # the others are removed all the same
+                failed = failed or sys.exc_info()
     _saved.clear()
+    _created.clear()
+    if _files:
+        shutil.rmtree(_files.pop(), ignore_errors=True)
     connections.mirrors.clear()
     config.generation[0] += 1
     settings.DATABASE_NAME = cfg.databases['default'].name
+    if failed:
+        reraise(*failed)
 
 
 def _switch(db, values):
@@ -112,7 +163,7 @@ def _create(alias, db, name, autoclobber):
     wrapper = connections.dedicated(alias)
     try:
         qn = wrapper.ops.quote_name
-        suffix = wrapper.creation.sql_table_creation_suffix()
+        suffix = creation_suffix(alias, wrapper)
         cursor = wrapper.cursor()
         try:
             cursor.execute('CREATE DATABASE %s %s' % (qn(name), suffix))
@@ -123,6 +174,40 @@ def _create(alias, db, name, autoclobber):
             cursor.execute('CREATE DATABASE %s %s' % (qn(name), suffix))
     finally:
         wrapper.close()
+
+
+TEST_CHARSET_KEYS = (('TEST_DATABASE_CHARSET', 'TEST_CHARSET', 'CHARSET'),
+                     ('TEST_DATABASE_COLLATION', 'TEST_COLLATION', 'COLLATION'))
+
+
+def creation_suffix(alias, wrapper):
+    """What follows CREATE DATABASE for ``alias``'s test database: the
+    backend's own suffix, made with the alias's TEST_CHARSET and
+    TEST_COLLATION (or TEST['CHARSET'], TEST['COLLATION']) where DATABASES
+    gives them, else the legacy TEST_DATABASE_CHARSET and
+    TEST_DATABASE_COLLATION settings (Django 1.0/1.1's backends read only
+    those)."""
+    entry = (getattr(settings, 'DATABASES', None) or {}).get(alias) or {}
+    test = entry.get('TEST') or {}
+    values = {}
+    for legacy, key, test_key in TEST_CHARSET_KEYS:
+        value = entry.get(key) or test.get(test_key)
+        if value:
+            values[legacy] = value
+    if not values:
+        return wrapper.creation.sql_table_creation_suffix()
+    holder = getattr(settings, '_wrapped', settings)
+    saved = dict([(name, holder.__dict__[name]) for name in values if name in holder.__dict__])
+    try:
+        for name, value in values.items():
+            setattr(holder, name, value)
+        return wrapper.creation.sql_table_creation_suffix()
+    finally:
+        for name in values:
+            if name in saved:
+                setattr(holder, name, saved[name])
+            else:
+                holder.__dict__.pop(name, None)
 
 
 def _destroy(alias, db, name):

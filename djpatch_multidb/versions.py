@@ -15,12 +15,15 @@ PATCHED = {
         'wrapper_takes_settings_dict': False,
         'cursor_takes_settings': True,
         'command_checks': 'requires_model_validation',
+        # dbshell's clients read settings.DATABASE_NAME, ..., not their connection's.
+        'client_reads_settings': True,
     },
     # Django 1.1: DatabaseWrapper(settings_dict), _cursor().
     (1, 1): {
         'wrapper_takes_settings_dict': True,
         'cursor_takes_settings': False,
         'command_checks': 'requires_model_validation',
+        'client_reads_settings': False,
     },
 }
 SUPPORTED = PATCHED   # the name older code and tests use

@@ -95,17 +95,17 @@ class ShardedModels(DatabaseTest):
 
     def test_using_shard_writes_and_reads_shard_n(self):
         with using_shard(2):
-            profile = Profile.objects.create(user_id=7, nick='seven')
+            profile = Profile.objects.create(user_id=6, nick='six')
             Note.objects.create(profile=profile, text='hi')
             self.assertEqual(Profile.objects.count(), 1)
-        self.assertOnlyOn('testapp_profile', 'user_id', 7, 'shard2')
+        self.assertOnlyOn('testapp_profile', 'user_id', 6, 'shard2')
         self.assertOnlyOn('testapp_note', 'text', 'hi', 'shard2')
 
     def test_manager_shard_n_writes_and_reads_shard_n(self):
-        Profile.objects.shard(3).create(user_id=9, nick='nine')
-        self.assertOnlyOn('testapp_profile', 'user_id', 9, 'shard3')
-        self.assertEqual(Profile.objects.shard(3).get(user_id=9).nick, 'nine')
-        self.assertEqual(Profile.objects.shard(0).filter(user_id=9).count(), 0)
+        Profile.objects.shard(3).create(user_id=11, nick='eleven')
+        self.assertOnlyOn('testapp_profile', 'user_id', 11, 'shard3')
+        self.assertEqual(Profile.objects.shard(3).get(user_id=11).nick, 'eleven')
+        self.assertEqual(Profile.objects.shard(0).filter(user_id=11).count(), 0)
 
     def test_deleting_a_profile_cascades_to_its_notes_on_its_shard(self):
         with using_shard(1):
@@ -113,7 +113,7 @@ class ShardedModels(DatabaseTest):
             Note.objects.create(profile=profile, text='a')
             Note.objects.create(profile=profile, text='b')
         with using_shard(0):
-            other = Profile.objects.create(user_id=1, nick='same id elsewhere')
+            other = Profile.objects.create(user_id=4, nick='another shard')
             Note.objects.create(profile=other, text='c')
         Profile.objects.shard(1).get(user_id=1).delete()
         self.assertEqual(harness.rows('shard1', 'testapp_profile'), [])
@@ -122,27 +122,27 @@ class ShardedModels(DatabaseTest):
 
     def test_queryset_delete_on_a_shard_cascades_there_only(self):
         for shard in (0, 1):
-            profile = Profile.objects.shard(shard).create(user_id=5, nick='x')
+            profile = Profile.objects.shard(shard).create(user_id=4 + shard, nick='x')
             Note.objects.shard(shard).create(profile=profile, text='n%d' % shard)
         Profile.objects.shard(1).filter(user_id=5).delete()
         self.assertEqual(harness.rows('shard1', 'testapp_note'), [])
         self.assertRows('shard0', 'testapp_note', [('n0',)], 'text')
 
     def test_relations_are_followed_on_the_shard_the_object_came_from(self):
-        profile = Profile.objects.shard(2).create(user_id=3, nick='three')
+        profile = Profile.objects.shard(2).create(user_id=2, nick='two')
         Note.objects.shard(2).create(profile=profile, text='note')
         note = Note.objects.shard(2).get(text='note')
-        self.assertEqual(note.profile.nick, 'three')
-        loaded = Profile.objects.shard(2).get(user_id=3)
+        self.assertEqual(note.profile.nick, 'two')
+        loaded = Profile.objects.shard(2).get(user_id=2)
         self.assertEqual([n.text for n in loaded.note_set.all()], ['note'])
         loaded.note_set.create(text='second')
         self.assertEqual(sorted(harness.column('shard2', 'testapp_note', 'text')), ['note', 'second'])
 
     def test_select_related_joins_within_one_shard(self):
-        profile = Profile.objects.shard(1).create(user_id=4, nick='four')
+        profile = Profile.objects.shard(1).create(user_id=5, nick='five')
         Note.objects.shard(1).create(profile=profile, text='n')
         note = Note.objects.shard(1).select_related().get(text='n')
-        self.assertEqual(note.profile.nick, 'four')
+        self.assertEqual(note.profile.nick, 'five')
         note.profile.nick = 'renamed'
         note.profile.save()
         self.assertRows('shard1', 'testapp_profile', [('renamed',)], 'nick')
@@ -150,6 +150,6 @@ class ShardedModels(DatabaseTest):
     def test_using_alias_sends_every_model_there(self):
         with using('shard3'):
             Author.objects.create(name='on a shard')
-            Profile.objects.create(user_id=1, nick='p')
+            Profile.objects.create(user_id=3, nick='p')
         self.assertOnlyOn('testapp_author', 'name', 'on a shard', 'shard3')
         self.assertOnlyOn('testapp_profile', 'nick', 'p', 'shard3')

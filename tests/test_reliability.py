@@ -45,8 +45,8 @@ class Load(DatabaseTest):
             rng = random.Random(task)
             mine = []
             for op in range(OPERATIONS // 4):
-                user_id = task * 100000 + op
                 shard = rng.randrange(4)
+                user_id = (task * 100000 + op) * 4 + shard    # the 'mod' key maps it to shard
                 kind = rng.random()
                 with using_shard(shard):
                     if kind < 0.45:
@@ -130,24 +130,24 @@ class Faults(DatabaseTest):
         server = harness.server_for('shard1')
         port = harness.DATABASES['shard1']['PORT']
         Profile.objects.shard(1).create(user_id=1, nick='before')
-        Profile.objects.shard(0).create(user_id=2, nick='before')
+        Profile.objects.shard(0).create(user_id=4, nick='before')
         server.kill()
         try:
             errors = []
             for attempt in range(3):
                 try:
-                    Profile.objects.shard(1).create(user_id=10 + attempt, nick='during')
+                    Profile.objects.shard(1).create(user_id=5 + 4 * attempt, nick='during')
                 except Exception as error:
                     errors.append(str(error))
             self.assertEqual(len(errors), 3)
             for text in errors:
                 self.assertTrue("'shard1'" in text and '127.0.0.1:%s' % port in text, text)
                 self.assertFalse(harness.PASSWORD in text, text)
-            Profile.objects.shard(0).create(user_id=3, nick='other shard carries on')
+            Profile.objects.shard(0).create(user_id=8, nick='other shard carries on')
             self.assertEqual(Profile.objects.shard(0).count(), 2)
         finally:
             server.start()
-        Profile.objects.shard(1).create(user_id=4, nick='after restart')
+        Profile.objects.shard(1).create(user_id=9, nick='after restart')
         self.assertEqual(sorted(harness.column('shard1', 'testapp_profile', 'nick')),
                          ['after restart', 'before'])
 
@@ -157,12 +157,12 @@ class Faults(DatabaseTest):
 
         @transaction.commit_on_success
         def write_kill_write():
-            Profile.objects.shard(0).create(user_id=1, nick='first')
+            Profile.objects.shard(0).create(user_id=4, nick='first')
             Profile.objects.shard(2).create(user_id=2, nick='other shard')
             cursor = connections['shard0'].cursor()
             cursor.execute('SELECT CONNECTION_ID()')
             server.execute('KILL %d' % cursor.fetchone()[0])
-            Profile.objects.shard(0).create(user_id=3, nick='second')
+            Profile.objects.shard(0).create(user_id=8, nick='second')
         try:
             write_kill_write()
         except Exception as error:
@@ -171,5 +171,5 @@ class Faults(DatabaseTest):
             self.fail('the killed connection went unnoticed')
         for alias in ('shard0', 'shard2'):
             self.assertEqual(harness.rows(alias, 'testapp_profile'), [])
-        Profile.objects.shard(0).create(user_id=4, nick='works again')
+        Profile.objects.shard(0).create(user_id=12, nick='works again')
         self.assertEqual(harness.column('shard0', 'testapp_profile', 'nick'), ['works again'])

@@ -15,6 +15,16 @@ def expected_shard(thread, op):
     return (thread + op) % 4
 
 
+def key_of(thread, op):
+    """A user_id unique to (thread, op) that the 'mod' key maps to its expected shard."""
+    return (thread * 100000 + op) * 4 + expected_shard(thread, op)
+
+
+def key_of(thread, op):
+    """A user_id unique to (thread, op) that the 'mod' key maps to its expected shard."""
+    return (thread * 100000 + op) * 4 + expected_shard(thread, op)
+
+
 class ThreadsStayInTheirShards(DatabaseTest):
 
     def test_interleaved_writes_and_reads_from_eight_threads(self):
@@ -25,7 +35,7 @@ class ThreadsStayInTheirShards(DatabaseTest):
             try:
                 start.wait(10)
                 for op in range(OPERATIONS):
-                    user_id = thread * 100000 + op
+                    user_id = key_of(thread, op)
                     shard = expected_shard(thread, op)
                     with using_shard(shard):
                         Profile.objects.create(user_id=user_id, nick='t%d' % thread)
@@ -60,7 +70,7 @@ class ThreadsStayInTheirShards(DatabaseTest):
                 actual.setdefault(user_id, []).append((shard, nick))
         for thread in range(THREADS):
             for op in range(OPERATIONS):
-                user_id = thread * 100000 + op
+                user_id = key_of(thread, op)
                 nick = op % 5 == 0 and 'updated' or 't%d' % thread
                 where = actual.pop(user_id, [])
                 if not where:

@@ -14,8 +14,8 @@ from testapp.models import Author, Entry, Profile
 
 
 def write_two_shards(nick):
-    Profile.objects.shard(0).create(user_id=1, nick=nick)
-    Profile.objects.shard(3).create(user_id=2, nick=nick)
+    Profile.objects.shard(0).create(user_id=4, nick=nick)
+    Profile.objects.shard(3).create(user_id=3, nick=nick)
 
 
 def nicks_on(alias):
@@ -84,7 +84,7 @@ class ManagedTransactions(DatabaseTest):
         middleware = TransactionMiddleware()
         middleware.process_request(None)
         with using_shard(2):
-            Profile.objects.create(user_id=5, nick='via context')
+            Profile.objects.create(user_id=6, nick='via context')
         write_two_shards('request')
         middleware.process_response(None, HttpResponse('ok'))
         self.assertEqual([nicks_on(a) for a in ('shard0', 'shard2', 'shard3')],
@@ -92,8 +92,8 @@ class ManagedTransactions(DatabaseTest):
 
     def test_a_commit_that_fails_after_another_succeeded_names_both_aliases(self):
         def write_then_commit():
-            Profile.objects.shard(0).create(user_id=1, nick='first')
-            Profile.objects.shard(3).create(user_id=2, nick='second')
+            Profile.objects.shard(0).create(user_id=4, nick='first')
+            Profile.objects.shard(3).create(user_id=3, nick='second')
             broken = connections['shard3']
 
             def refuse():

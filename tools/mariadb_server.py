@@ -14,12 +14,20 @@ option file (``--no-defaults``), so the machine's own MariaDB on 3306 and
     rows = server.execute('SELECT @@port')
     ...
     server.kill()                       # SIGKILL, e.g. for fail-over tests
+    server.start_general_log()          # every statement, in the table mysql.general_log
+    server.general_log()                # [(connection id, statement)] logged since
+    server.stop_general_log()
     server.restart()                    # same data dir, same port
     server.destroy()                    # stop and remove the temp dir
 
 Servers that are still alive when the interpreter exits are stopped and their
 directories removed by an ``atexit`` handler; the server process also gets
 SIGKILL if the process that started it dies (Linux ``PR_SET_PDEATHSIG``).
+
+``FaultProxy(server.host, server.port)`` is a TCP forwarder in front of a
+server: clients that connect to its port reach the server, until a trap
+armed with ``arm()`` cuts one connection at a chosen statement (for instance
+after the server committed but before its OK reaches the client).
 
 The root account has an empty password and is reachable over TCP
 (root@127.0.0.1) and through the unix socket.
@@ -38,6 +46,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 try:
@@ -45,7 +54,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the interpreter
     MySQLdb = None
 
-__all__ = ['MariaDBServer', 'MariaDBServerError', 'find_free_port']
+__all__ = ['MariaDBServer', 'MariaDBServerError', 'FaultProxy', 'find_free_port']
 
 _SEARCH_DIRS = ('/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin',
                 '/usr/local/mysql/bin', '/usr/libexec')
@@ -561,6 +570,194 @@ class MariaDBServer(object):
         statements.append('FLUSH PRIVILEGES')
         self.execute(statements)
         return user
+
+    # ------------------------------------------------------------ general log
+    def start_general_log(self):
+        """Log every statement from now on in the table mysql.general_log
+        (emptied first).  A restart turns the log off again."""
+        self.execute(['SET GLOBAL general_log = 0',
+                      "SET GLOBAL log_output = 'TABLE'",
+                      'TRUNCATE TABLE mysql.general_log',
+                      'SET GLOBAL general_log = 1'])
+
+    def stop_general_log(self):
+        self.execute('SET GLOBAL general_log = 0')
+
+    def general_log(self, prefix=None):
+        """[(connection id, statement)] of the statements logged since
+        start_general_log(), oldest first; only those that start with
+        ``prefix`` (case-insensitive) if given."""
+        rows = self.execute("SELECT thread_id, argument FROM mysql.general_log "
+                            "WHERE command_type = 'Query'")
+        found = []
+        for thread_id, argument in rows:
+            if isinstance(argument, (bytes, bytearray)):
+                argument = bytes(argument).decode('utf-8', 'replace')
+            if prefix is None or argument.upper().startswith(prefix.upper()):
+                found.append((int(thread_id), argument))
+        return found
+
+
+class FaultProxy(object):
+    """A TCP forwarder on 127.0.0.1 (``port``) in front of a MySQL server.
+
+    Every client connection is passed through unchanged, until ``arm()`` sets
+    a trap: on a connection that has sent a statement containing ``after``,
+    the next statement that starts with ``statement`` (COM_QUERY,
+    case-insensitive)
+
+    - is sent to the server (``forward=True``), whose answer is then held
+      back: the statement ran, the client never hears of it;
+    - or is not sent at all (``forward=False``).
+
+    Then ``then()`` is called (for instance server.kill), and only then is the
+    client's connection closed, so the client sees "Lost connection to server
+    during query".  The trap fires once; ``fired`` tells whether it did.
+    (No TLS, no compression: the packets are read as they go.)
+    """
+
+    COM_QUERY = 3
+
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, int(target_port))
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(50)
+        self.host, self.port = self.listener.getsockname()
+        self.trap = None
+        self.fired = threading.Event()
+        self.closed = False
+        self._lock = threading.Lock()
+        self._sockets = []
+        thread = threading.Thread(target=self._accept)
+        thread.daemon = True
+        thread.start()
+
+    def arm(self, after, statement, forward=True, then=None):
+        self._lock.acquire()
+        try:
+            self.trap = {'after': after.upper().encode('utf-8'),
+                         'statement': statement.upper().encode('utf-8'),
+                         'forward': forward, 'then': then}
+            self.fired.clear()
+        finally:
+            self._lock.release()
+
+    def close(self):
+        self.closed = True
+        for sock in [self.listener] + list(self._sockets):
+            _close_quietly(sock)
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, address = self.listener.accept()
+            except (socket.error, OSError):
+                return
+            try:
+                upstream = socket.create_connection(self.target, 10)
+                upstream.settimeout(None)
+            except (socket.error, OSError):
+                _close_quietly(client)
+                continue
+            self._sockets.extend([client, upstream])
+            state = {'marked': False, 'held': False, 'done': False}
+            for target, args in ((self._client_to_server, (client, upstream, state)),
+                                 (self._server_to_client, (upstream, client, state))):
+                thread = threading.Thread(target=target, args=args)
+                thread.daemon = True
+                thread.start()
+
+    def _client_to_server(self, client, upstream, state):
+        buffer = bytearray()
+        try:
+            while True:
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                buffer.extend(bytearray(chunk))
+                while len(buffer) >= 4:
+                    length = buffer[0] | (buffer[1] << 8) | (buffer[2] << 16)
+                    if len(buffer) < 4 + length:
+                        break
+                    packet, buffer = bytes(buffer[:4 + length]), buffer[4 + length:]
+                    if self._caught(packet, state):
+                        if state['forward']:
+                            upstream.sendall(packet)   # the answer is held back
+                        else:
+                            self._fire(state, client, upstream)
+                        if not state['forward']:
+                            return
+                        continue
+                    upstream.sendall(packet)
+        except (socket.error, OSError):
+            pass
+        finally:
+            if not state['held']:
+                _close_quietly(upstream)
+
+    def _caught(self, packet, state):
+        payload = bytearray(packet[4:])
+        if not payload or payload[0] != self.COM_QUERY:
+            return False
+        text = bytes(payload[1:]).upper()
+        self._lock.acquire()
+        try:
+            trap = self.trap
+            if trap is None:
+                return False
+            if trap['after'] in text:
+                state['marked'] = True
+                return False
+            if state['marked'] and text.strip().startswith(trap['statement']):
+                self.trap = None
+                state['held'] = True
+                state['forward'] = trap['forward']
+                state['then'] = trap['then']
+                return True
+        finally:
+            self._lock.release()
+        return False
+
+    def _server_to_client(self, upstream, client, state):
+        try:
+            while True:
+                chunk = upstream.recv(65536)
+                if not chunk:
+                    break
+                if state['held']:
+                    self._fire(state, client, upstream)   # the answer never reaches the client
+                    return
+                client.sendall(chunk)
+        except (socket.error, OSError):
+            pass
+        finally:
+            if not state['held']:
+                _close_quietly(client)
+
+    def _fire(self, state, client, upstream):
+        if state['done']:
+            return
+        state['done'] = True
+        _close_quietly(upstream)
+        try:
+            if state['then'] is not None:
+                state['then']()
+        finally:
+            self.fired.set()
+            _close_quietly(client)
+
+
+def _close_quietly(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (socket.error, OSError):
+        pass
+    try:
+        sock.close()
+    except (socket.error, OSError):
+        pass
 
 
 def _self_check():
