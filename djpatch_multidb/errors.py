@@ -103,6 +103,23 @@ class CrossDatabaseQuery(ImproperlyConfigured):
                                     related_place))
 
 
+class CrossDatabaseDelete(CrossDatabaseQuery):
+    """A delete of an object inside a block that names another database than
+    the one the object was loaded from or saved to: its row is not there."""
+
+    def __init__(self, instance, home, alias):
+        model = instance.__class__
+        self.model = model
+        self.related = None
+        self.home, self.alias = home, alias
+        ImproperlyConfigured.__init__(
+            self, "%s with primary key %r was loaded from (or saved to) %r; deleting it "
+            "where the block names, %r, would delete whatever row has that key there. "
+            "Nothing was deleted: delete it outside the block or with obj.delete(using=%r); "
+            "obj.delete(using=%r) deletes the row with that key on %r."
+            % (model_label(model), instance._get_pk_val(), home, alias, home, alias, alias))
+
+
 class CommitError(Exception):
     """Committing a transaction that spans several databases failed part way.
 

@@ -398,8 +398,14 @@ def make_model_delete(original):
               and config.current().routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)
         alias = using or routing.db_for(self.__class__, True, instance=self, operation='delete')
+        home = instance_db(self)
+        if using is None and home is not None and config.current().primary_for(alias) != home:
+            # Its row is on ``home``: a block naming another database would
+            # delete another row with the same key there.
+            from djpatch_multidb.errors import CrossDatabaseDelete
+            raise CrossDatabaseDelete(self, home, alias)
         # The object is collected, and its rows deleted, where it is deleted
-        # (a context or using= beats the database it came from, as for save()).
+        # (using= beats the database it came from, as in Django 1.2).
         set_instance_db(self, alias)
         return selector.run_for_models(alias, relations.colocated(self.__class__), original,
                                        self, *args, **kwargs)

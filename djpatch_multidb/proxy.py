@@ -57,10 +57,24 @@ class ConnectionProxy(object):
         return '<djpatch_multidb connection proxy, now %r>' % (routing.raw_alias(),)
 
 
-# The first word of a statement that writes: refused through
-# django.db.connection inside readonly().
-WRITE_STATEMENTS = ('INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER',
-                    'TRUNCATE', 'RENAME', 'GRANT', 'REVOKE', 'LOAD')
+# What django.db.connection runs inside readonly(): statements that read,
+# by their first word.  Everything else (INSERT, UPDATE, DELETE, REPLACE,
+# CREATE, DROP, ALTER, TRUNCATE, CALL, LOAD, ...) is refused before it is sent.
+READ_STATEMENTS = ('SELECT', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'PRAGMA', 'WITH', 'SET',
+                   'VALUES', 'USE', 'HELP', 'CHECKSUM')
+# Words that make a WITH ... statement (or a PRAGMA with a value) write.
+_WRITE_WORDS = frozenset(['insert', 'update', 'delete', 'replace'])
+
+
+def _reads_only(verb, sql):
+    if verb not in READ_STATEMENTS:
+        return False
+    if verb == 'WITH':
+        from djpatch_multidb import rawsql
+        return not (rawsql.statement(sql)[1] & _WRITE_WORDS)
+    if verb == 'PRAGMA':
+        return '=' not in sql and '(' not in sql
+    return True
 
 
 def _readonly_cursor(make_cursor, alias):
@@ -87,6 +101,10 @@ def statement_verb(sql):
         elif sql.startswith('--', position) or char == '#':
             end = sql.find('\n', position)
             position = end < 0 and length or end + 1
+        elif sql.startswith('/*!', position):
+            position += 3           # MySQL runs what such a comment holds
+            while position < length and sql[position].isdigit():
+                position += 1
         elif sql.startswith('/*', position):
             end = sql.find('*/', position + 2)
             position = end < 0 and length or end + 2
@@ -108,7 +126,8 @@ class ReadOnlyCursor(object):
 
     def _refuse(self, sql):
         verb = statement_verb(sql)
-        if verb in WRITE_STATEMENTS:
+        if not _reads_only(verb, sql):
+            verb = verb or 'this statement'
             from djpatch_multidb.errors import ReadOnlyError
             error = ReadOnlyError.__new__(ReadOnlyError)
             error.model = None
@@ -126,6 +145,12 @@ class ReadOnlyCursor(object):
     def executemany(self, sql, *args, **kwargs):
         self._refuse(sql)
         return self.__dict__['cursor'].executemany(sql, *args, **kwargs)
+
+    def executescript(self, script):
+        self._refuse('EXECUTESCRIPT')       # several statements: not read one by one
+
+    def callproc(self, procname, *args, **kwargs):
+        self._refuse('CALL')                # a procedure may write
 
     def __getattr__(self, name):
         return getattr(self.__dict__['cursor'], name)

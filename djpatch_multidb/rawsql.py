@@ -37,7 +37,7 @@ ROUTED_VERBS = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE')
 # String literals and comments (skipped), quoted identifiers, bare words.
 _TOKENS = re.compile(
     r"'(?:[^'\\]|\\.|'')*'"           # 'text', 'it''s', 'it\'s'
-    r"|--[^\n]*|/\*.*?\*/"            # comments
+    r"|--[^\n]*|#[^\n]*|/\*(?!!).*?\*/"   # comments (MySQL's /*! ... */ is code)
     r"|`((?:[^`]|``)+)`"              # `mysql_name`
     r'|"((?:[^"]|"")+)"'              # "sqlite_name"
     r"|([A-Za-z_][A-Za-z0-9_$]*)",    # bare word
@@ -80,6 +80,7 @@ def statement(sql):
         return '', frozenset()      # not a string: leave it to the driver
     verb = ''
     names = set()
+    after_as = False
     for match in _TOKENS.finditer(sql):
         backquoted, quoted, word = match.groups()
         name = backquoted or quoted or word
@@ -89,7 +90,9 @@ def statement(sql):
             if word is None:
                 break               # a statement that starts with a quoted name
             verb = word.upper()
-        names.add(name.lower())
+        if not after_as:            # a name given with AS is an alias, not a table
+            names.add(name.lower())
+        after_as = word is not None and word.upper() == 'AS'
     parsed = (verb, frozenset(names))
     if len(_statements) >= _STATEMENTS_KEPT:
         _statements.clear()

@@ -143,7 +143,14 @@ def _route(model, write, hints):
             at = None
         if write and at is not None:
             at = cfg.primary_for(at)
-        return routing.db_for(model, write, instance=instance, at=at)
+        alias = routing.db_for(model, write, instance=instance, at=at)
+        if write and at is not None and alias is not None and cfg.primary_for(alias) != at \
+                and not getattr(state, 'adding', False) and _deleting(instance):
+            # Model.delete() inside a block of another database: the row is on
+            # ``at``; the block's database may hold another row with that key.
+            from djpatch_multidb.errors import CrossDatabaseDelete
+            raise CrossDatabaseDelete(instance, at, alias)
+        return alias
     # A relation followed from ``instance``: its database, if ``model`` lives
     # in the same place; the shard its foreign key value maps to; else where
     # ``model`` lives.
@@ -154,6 +161,21 @@ def _route(model, write, hints):
     if at is None and write and _sharded(model) and selector.context_alias(model) is None:
         return None    # Django's guess for a new object; the save decides by its key
     return routing.db_for(model, write, at=at)
+
+
+def _deleting(instance, depth=6):
+    """Whether Django's Model.delete() of ``instance`` asks this question (the
+    router is asked the same for a save and a delete).  Looked at only when a
+    block names another database than the instance's."""
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None and depth:
+        if frame.f_code.co_name == 'delete' and frame.f_locals.get('self') is instance \
+                and frame.f_globals.get('__name__') == 'django.db.models.base':
+            return True
+        frame = frame.f_back
+        depth -= 1
+    return False
 
 
 def _sharded(model):

@@ -183,8 +183,21 @@ def _given_by_the_shard(field):
     return isinstance(field, AutoField)
 
 
+def _key_value(field, key):
+    """The key as the database will store it: a related object's key value, a
+    value Django converts on save (u'3' for an integer field) converted."""
+    if hasattr(key, '_meta'):
+        rel = getattr(field, 'rel', None) or getattr(field, 'remote_field', None)
+        return getattr(key, getattr(rel, 'field_name', None) or key._meta.pk.attname)
+    try:
+        return field.to_python(key)
+    except Exception:
+        return key      # the key function says what is wrong with it
+
+
 def _check_key_on(cfg, model, group, field, key, primary):
     from djpatch_multidb.shardkeys import shard_number
+    key = _key_value(field, key)
     number = shard_number(cfg, group, key)
     if cfg.shards[group][number] == primary:
         return

@@ -9,9 +9,11 @@ connection = raw_connection()
 
 import harness
 from base import DatabaseTest, commit_unless_managed, patched_only, rollback_unless_managed
-from djpatch_multidb import (ReadOnlyError, ShardKeyError, ShardNotSelected, readonly,
-                             resharding, use_primary, using, using_shard)
-from testapp.models import Author, Profile, Tag
+from djpatch_multidb import (CrossDatabaseQuery, ReadOnlyError, ShardKeyError,
+                             ShardNotSelected, readonly, resharding, use_primary, using,
+                             using_shard)
+from harness import SHARDS
+from testapp.models import Author, Note, Profile, Tag
 
 
 def open_block(context):
@@ -161,6 +163,10 @@ WRITES = [
     "DROP TABLE testapp_author",
     "ALTER TABLE testapp_author ADD COLUMN extra integer",
     "truncate TABLE testapp_author",
+    "WITH gone AS (SELECT 1) DELETE FROM testapp_author",
+    "/*!40000 DELETE FROM testapp_author */",
+    "CALL wipe_authors()",
+    "PRAGMA user_version = 7",
 ]
 
 
@@ -195,6 +201,13 @@ class RawSQLInsideReadonly(DatabaseTest):
             cursor = connection.cursor()
             self.assertRaises(ReadOnlyError, cursor.executemany,
                               'INSERT INTO testapp_author (name) VALUES (%s)', [('a',), ('b',)])
+        self.assertNothingChanged()
+
+    def test_a_script_or_a_procedure_inside_readonly_raises_and_runs_nothing(self):
+        with readonly():
+            cursor = connection.cursor()
+            self.assertRaises(ReadOnlyError, cursor.executescript, 'DELETE FROM testapp_author;')
+            self.assertRaises(ReadOnlyError, cursor.callproc, 'wipe_authors')
         self.assertNothingChanged()
 
     def test_raw_sql_that_reads_inside_readonly_still_runs_on_the_replica(self):
@@ -274,6 +287,13 @@ class ShardKeyAgainstTheBlock(DatabaseTest):
         self.assertEqual((created, created_again), (True, False))
         self.assertEqual(harness.where_is('testapp_profile', 'user_id', 4), ['shard0'])
 
+    def test_a_key_given_as_text_is_checked_as_the_number_django_stores(self):
+        with using_shard(1):
+            Profile.objects.create(user_id=u'5', nick='text key')
+            self.assertRaises(ShardKeyError, Profile.objects.create, user_id=u'6', nick='x')
+        self.assertEqual(harness.where_is('testapp_profile', 'user_id', 5), ['shard1'])
+        self.assertEqual(harness.where_is('testapp_profile', 'user_id', 6), [])
+
     def test_create_through_shard_n_raises_and_writes_nothing(self):
         self.assertRefused(Profile.objects.shard(0).create, user_id=1, nick='misplaced')
 
@@ -297,6 +317,29 @@ class ShardKeyAgainstTheBlock(DatabaseTest):
                 Profile.objects.create(user_id=1, nick='copied')
             Profile.objects.shard(2).create(user_id=1, nick='copied too')
         self.assertEqual(harness.where_is('testapp_profile', 'user_id', 1), ['shard0', 'shard2'])
+
+
+class DeletesInsideAnotherDatabasesBlock(DatabaseTest):
+
+    def setUp(self):
+        DatabaseTest.setUp(self)
+        for alias, text in (('shard0', 'zero'), ('shard1', 'one')):
+            harness.execute(alias, "INSERT INTO testapp_profile (id, user_id, nick) "
+                                   "VALUES (1, %d, 'p')" % SHARDS.index(alias))
+            harness.execute(alias, "INSERT INTO testapp_note (id, profile_id, text) "
+                                   "VALUES (1, 1, '%s')" % text)
+
+    def test_an_object_of_one_shard_deleted_inside_another_shards_block_deletes_nothing(self):
+        note = Note.objects.shard(1).get(id=1)
+        with using_shard(0):
+            self.assertRaises(CrossDatabaseQuery, note.delete)
+        self.assertRows('shard0', 'testapp_note', [('zero',)], 'text')
+        self.assertRows('shard1', 'testapp_note', [('one',)], 'text')
+
+    def test_an_object_deleted_outside_any_block_is_deleted_where_it_was_loaded(self):
+        Note.objects.shard(1).get(id=1).delete()
+        self.assertRows('shard0', 'testapp_note', [('zero',)], 'text')
+        self.assertRows('shard1', 'testapp_note', [], 'text')
 
 
 class ErrorsNameTheirPlace(DatabaseTest):
