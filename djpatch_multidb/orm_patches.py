@@ -11,7 +11,7 @@ from djpatch_multidb.compat import reraise
 from djpatch_multidb.connections import connections
 from djpatch_multidb.errors import ShardNotSelected
 from djpatch_multidb.proxy import QueryConnection, query_forces_primary, query_route
-from djpatch_multidb.state import ModelState, instance_db, set_instance_db
+from djpatch_multidb.state import instance_db, set_instance_db
 
 
 def _keep_name(replacement, original):
@@ -118,11 +118,7 @@ def make_model_iterator(original):
 
 def _remembering(objects, home, related):
     for obj in objects:
-        state = obj.__dict__.get('_state')
-        if state is None:
-            obj.__dict__['_state'] = ModelState(home)
-        else:
-            state.db = home
+        set_instance_db(obj, home)
         if related:
             _mark_related(obj, home, 0)
         yield obj
@@ -435,6 +431,16 @@ def make_delete_objects(original):
     return _keep_name(delete_objects, original)
 
 
+def make_collected_add(original):
+    """CollectedObjects.add (what a delete collects into): objects of one model
+    from two databases with the same primary key are both kept."""
+    def add(self, model, pk, obj, *args, **kwargs):
+        if relations.several_places():
+            pk = relations.collected_key(self, model, pk, obj)
+        return original(self, model, pk, obj, *args, **kwargs)
+    return _keep_name(add, original)
+
+
 def _delete_alias(model, obj):
     """Where a collected object that does not know its database is deleted."""
     alias = selector.context_alias(model)
@@ -485,7 +491,9 @@ class ObjectFrame(selector.Frame):
 class CallersRawFrame(selector.Frame):
     """A frame around a whole save or delete: its models go to ``alias``; raw
     SQL goes where the caller's contexts send it, as for a plain save(), even
-    inside an ObjectFrame (signal handlers run in it)."""
+    inside an ObjectFrame (signal handlers run in it).  When the caller has no
+    block open, raw SQL follows the tables it names as outside any block
+    (``raw_follows_tables``: django.db.connection's cursors are rawsql's)."""
 
     def __init__(self, alias, models):
         selector.Frame.__init__(self, alias, models, raw=True)
@@ -494,6 +502,7 @@ class CallersRawFrame(selector.Frame):
             if entry.decides_raw and not isinstance(entry, (ObjectFrame, CallersRawFrame)):
                 self.callers = entry
                 break
+        self.raw_follows_tables = self.callers is None
 
     def raw_alias(self):
         if self.callers is None:
@@ -576,10 +585,92 @@ def follow(descriptor, instance, related, original, *args):
     if target is not None:
         return selector.run_in(target, frozenset([related]), original, *args)
     result = original(*args)
+    declaring = relations.several_places() and _join_table_owner(descriptor, instance)
+    if declaring and hasattr(result, 'get_query_set'):
+        _bind_join_table_writes(result, declaring, instance)
     group = _other_group(instance.__class__, related)
     if group is not None and hasattr(result, 'get_query_set'):
         _across_shards(result, group)
     return result
+
+
+def _join_table_owner(descriptor, instance):
+    """For a many-to-many descriptor: the model that declares the field (its
+    join table lives with it); None for any other descriptor."""
+    from django.db.models.fields.related import (ManyRelatedObjectsDescriptor,
+                                                 ReverseManyRelatedObjectsDescriptor)
+    if isinstance(descriptor, ReverseManyRelatedObjectsDescriptor):
+        for model in instance.__class__.__mro__:
+            meta = getattr(model, '_meta', None)
+            if meta is not None and descriptor.field in meta.local_many_to_many:
+                return model
+        return instance.__class__
+    if isinstance(descriptor, ManyRelatedObjectsDescriptor):
+        return descriptor.related.model
+    return None
+
+
+def _bind_join_table_writes(manager, declaring, instance):
+    """A many-to-many manager between two databases: add(), remove() and
+    clear() write the join table where it lives, with ``declaring``."""
+    def framed(method, operation):
+        def call(*objs):
+            alias = _join_table_alias(declaring, instance, objs, operation)
+            return run_on_object_db(alias, frozenset([declaring]), method, *objs)
+        return call
+    for name, operation in (('add', 'add to'), ('remove', 'remove from'), ('clear', 'clear')):
+        method = getattr(manager, name, None)
+        if method is not None:
+            setattr(manager, name, framed(method, operation))
+
+
+def _join_table_alias(declaring, instance, objs, operation):
+    """The alias of a join table that lives with ``declaring``: where the
+    declaring object is (``instance``, or every one of ``objs``)."""
+    cfg = config.current()
+    if isinstance(instance, declaring):
+        return routing.db_for(declaring, True, instance=instance, operation=operation)
+    place = cfg.placement(declaring)
+    if place is None or place[0] != 'shards':
+        return routing.db_for(declaring, True, operation=operation)
+    aliases = set()
+    for obj in objs:
+        if not isinstance(obj, declaring):
+            aliases.add(None)
+        else:
+            aliases.add(routing.db_for(declaring, True, instance=obj, operation=operation))
+    if len(aliases) == 1 and None not in aliases:
+        return aliases.pop()
+    if selector.context_alias(declaring) is not None:
+        return routing.db_for(declaring, True, operation=operation)
+    raise ShardNotSelected(
+        declaring, place[1], cfg.shards[place[1]],
+        "the rows of %s's join table %r that %s() %s live on the shard of each %s: "
+        "%s (nothing was written)" % (
+            declaring._meta.object_name, _join_table_name(declaring, instance), operation.split()[0],
+            objs and 'writes' or 'clears', declaring._meta.object_name,
+            objs and 'pass %s objects of one shard' % declaring._meta.object_name
+            or 'clear() cannot tell which shard'))
+
+
+def _join_table_name(declaring, instance):
+    for field in declaring._meta.many_to_many:
+        if isinstance(instance, field.rel.to):
+            return field.m2m_db_table()
+    return '?'
+
+
+def make_delete_do_query(original):
+    """DeleteQuery.do_query (a delete's many-to-many rows): a join table that
+    lives with a model of another database (a ManyToManyField declared there)
+    is cleared where that model lives; on every shard of a shard group."""
+    def do_query(self, table, where):
+        aliases = relations.several_places() and relations.join_table_aliases(self.model, table)
+        if not aliases:
+            return original(self, table, where)
+        for alias in aliases:
+            selector.run_in(alias, None, original, self, table, where)
+    return _keep_name(do_query, original)
 
 
 def make_on_instance_db(position):

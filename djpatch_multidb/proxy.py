@@ -43,6 +43,10 @@ class ConnectionProxy(object):
             if name == 'cursor' and selector.is_readonly() and \
                     not isinstance(selector.raw_entry(), selector.Frame):
                 return _readonly_cursor(value, alias)
+            if name == 'cursor' and type(self) is ConnectionProxy and \
+                    getattr(selector.raw_entry(), 'raw_follows_tables', False):
+                # a save's or delete's signal handlers, no block of the caller's open
+                return rawsql.cursor_method(value, sys._getframe(1).f_globals.get('__name__') or '')
         if name in SHARED_ATTRIBUTES and type(self) is ConnectionProxy and _shared():
             self.__dict__[name] = value
         return value

@@ -13,7 +13,7 @@ transaction functions and blocks with no ``using`` follow the blocks.
 """
 from djpatch_multidb import backend_patches as backend
 from djpatch_multidb import orm_patches as orm
-from djpatch_multidb import commands, native, proxy, selector, testdb, transactions, versions
+from djpatch_multidb import commands, native, proxy, selector, state, testdb, transactions, versions
 from djpatch_multidb.config import LEGACY_NAMES, legacy_setting
 from djpatch_multidb.errors import any_backend
 from djpatch_multidb.patcher import AliasSites, Connect, Patch, Receiver
@@ -114,13 +114,20 @@ REGISTRY = LEGACY_SETTINGS + [
     Patch(QUERY, 'delete', orm.make_write('delete', cascades=True), owner='QuerySet'),
     Patch(QUERY, 'create', orm.make_write('create'), owner='QuerySet'),
     Patch(QUERY, 'get_or_create', orm.make_write('get_or_create'), owner='QuerySet'),
-    # Deletes, wherever they are called from.
+    # Deletes, wherever they are called from; what they collect from two
+    # databases is kept apart even where the primary keys are the same.
+    Patch(QUERY, 'add', orm.make_collected_add, owner='CollectedObjects'),
+    # ... and the rows of join tables that live with a model of another database there.
+    Patch('django.db.models.sql.subqueries', 'do_query', orm.make_delete_do_query,
+          owner='DeleteQuery'),
     DELETE_OBJECTS,
     AliasSites(DELETE_OBJECTS, 'delete_objects'),
     # Django 1.2's spellings.
     Patch(QUERY, 'using', _is(orm.queryset_using), owner='QuerySet', add=True),
     Patch(QUERY, 'db', _is(property(orm.queryset_db)), owner='QuerySet', add=True),
     Patch('django.db.models.manager', 'using', _is(orm.manager_using), owner='Manager', add=True),
+    # Instances know where they came from (instance._state.db), as in Django 1.2.
+    Patch('django.db.models.base', '_state', _is(state.STATE), owner='Model', add=True),
     # Instances save and delete where they belong.
     Patch('django.db.models.base', 'save_base', orm.make_save_base, owner='Model'),
     Patch('django.db.models.base', 'save', orm.make_save, owner='Model'),

@@ -6,7 +6,7 @@ database, select_related() only joins within one database, a filter that would
 join two databases raises CrossDatabaseQuery, and a delete cascades in every
 database the collected objects came from.
 """
-from djpatch_multidb import config, routing
+from djpatch_multidb import config, routing, versions
 from djpatch_multidb.compat import string_types
 from djpatch_multidb.errors import CrossDatabaseQuery
 from djpatch_multidb.proxy import query_route
@@ -129,9 +129,12 @@ def check_ordering(model, names, what='order_by()'):
 
 def values_from_other_databases(queryset, args, kwargs, what='filter()'):
     """filter()/exclude() arguments in which every queryset value that reads
-    another database than ``queryset`` is read there now, its values passed as a
-    list (an ``__in`` lookup); one that follows ``queryset``'s database stays a
-    subquery.  Any other lookup with such a queryset raises CrossDatabaseQuery."""
+    another database than ``queryset`` is read there, its values passed as a
+    list (an ``__in`` lookup): each time the outer query runs, as a subquery
+    would be (ValuesOfAnotherDatabase), or when filter() is called on Django
+    1.0, which reads a queryset value then itself.  One that follows
+    ``queryset``'s database stays a subquery.  Any other lookup with such a
+    queryset raises CrossDatabaseQuery."""
     new_kwargs = None
     for key, value in kwargs.items():
         if _is_queryset(value):
@@ -198,7 +201,43 @@ def _lookup_value(queryset, key, inner, what):
         raise CrossDatabaseQuery('%s.objects.%s with %r=<a %s queryset>' % (
             queryset.model._meta.object_name, what, key, inner.model._meta.object_name),
             queryset.model, _where(queryset), inner.model, _where(inner))
+    if versions.feature('filter_values_compiled_late'):
+        return ValuesOfAnotherDatabase(inner)
     return _read_values(inner)
+
+
+class ValuesOfAnotherDatabase(object):
+    """An ``__in`` value that is a queryset of another database: read on that
+    database each time the outer query is compiled, and compiled as the list
+    of its values.  WhereNode compiles a value that has as_sql() in place
+    (relabel_aliases() makes the field's get_db_prep_lookup keep it as it
+    is); EmptyResultSet when there are none, as for an empty list."""
+
+    value_annotation = True   # not known to be empty until as_sql() reads it
+
+    def __init__(self, inner):
+        from djpatch_multidb.orm_patches import bound_view, read_alias
+        _check_one_column(inner)
+        # The database it reads is decided now, where it was built: the outer
+        # query is compiled inside the outer database's frame.
+        self.inner = bound_view(inner, read_alias(inner), force=True)
+
+    def as_sql(self, qn=None, connection=None):
+        values = _read_values(self.inner._clone())
+        if not values:
+            from django.db.models.sql.datastructures import EmptyResultSet
+            raise EmptyResultSet
+        return '(%s)' % ', '.join(['%s'] * len(values)), tuple(values)
+
+    def relabel_aliases(self, change_map):
+        pass   # no table of the outer query in it
+
+    def __deepcopy__(self, memo):
+        return self   # never changed: clones of the outer query share it
+
+    def __repr__(self):
+        return '<values of %s on %s>' % (self.inner.model._meta.object_name,
+                                         _where(self.inner))
 
 
 def _same_database(outer, inner):
@@ -223,10 +262,7 @@ def _read_values(inner):
     from django.db.models.query import ValuesQuerySet
     if not isinstance(inner, ValuesQuerySet):
         return list(inner.values_list('pk', flat=True))
-    fields = inner._fields
-    if (fields and len(fields) > 1) or (not fields and len(inner.model._meta.fields) > 1):
-        raise TypeError('Cannot use a multi-field %s as a filter value.'
-                        % inner.__class__.__name__)
+    _check_one_column(inner)
     values = []
     for row in inner:
         if isinstance(row, dict):
@@ -235,6 +271,17 @@ def _read_values(inner):
             row = row[0]
         values.append(row)
     return values
+
+
+def _check_one_column(inner):
+    """Refuse a values() queryset of several fields as a filter value, as Django does."""
+    from django.db.models.query import ValuesQuerySet
+    if not isinstance(inner, ValuesQuerySet):
+        return
+    fields = inner._fields
+    if (fields and len(fields) > 1) or (not fields and len(inner.model._meta.fields) > 1):
+        raise TypeError('Cannot use a multi-field %s as a filter value.'
+                        % inner.__class__.__name__)
 
 
 def _is_target_key(target, field, rest):
@@ -308,6 +355,66 @@ def colocated(model):
     return found
 
 
+class CollectedKey(object):
+    """The key of a collected object whose primary key another collected
+    object of its model, from another database, already has (two shards
+    number their rows alike): the pair, so that neither replaces the other."""
+    __slots__ = ('alias', 'pk')
+
+    def __init__(self, alias, pk):
+        self.alias = alias
+        self.pk = pk
+
+    def __eq__(self, other):
+        return (isinstance(other, CollectedKey) and self.alias == other.alias
+                and self.pk == other.pk)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash((self.alias, self.pk))
+
+    def __repr__(self):
+        return 'CollectedKey(%r, %r)' % (self.alias, self.pk)
+
+
+def collected_key(collected, model, pk, obj):
+    """The key ``obj`` is collected under: its primary key, unless an object of
+    ``model`` from another database was collected (or deleted) with it."""
+    alias = instance_db(obj)
+    if alias is None:
+        return pk
+    primary_for = config.current().primary_for
+    for seen in (collected.blocked.get(model), collected.data.get(model)):
+        other = seen and seen.get(pk)
+        if other is not None:
+            other_alias = instance_db(other)
+            if other_alias is not None and primary_for(other_alias) != primary_for(alias):
+                return CollectedKey(primary_for(alias), pk)
+    return pk
+
+
+def join_table_aliases(model, table):
+    """Where a delete of ``model`` objects clears their rows of join table
+    ``table``: None when it lives with ``model``; else the alias of the model
+    that declares the ManyToManyField, or every shard of its group (the rows
+    of the deleted objects can be on any of them)."""
+    cfg = config.current()
+    for related in model._meta.get_all_related_many_to_many_objects():
+        if related.field.m2m_db_table() != table:
+            continue
+        declaring = related.model
+        if routing.same_place(model, declaring):
+            return None
+        place = cfg.placement(declaring)
+        if place is not None and place[0] == 'shards':
+            return [routing.db_for(declaring, True, shard, operation='delete')
+                    for shard in cfg.shards[place[1]]]
+        return [routing.db_for(declaring, True, operation='delete')]
+    return None
+
+
 def split_by_database(seen_objs, alias_of):
     """[(alias, CollectedObjects)] for collected objects from several databases.
 
@@ -325,6 +432,8 @@ def split_by_database(seen_objs, alias_of):
                 subset.blocked = seen_objs.blocked
                 groups[alias] = subset
                 order.append(alias)
+            if isinstance(pk, CollectedKey):
+                pk = pk.pk
             groups[alias].data.setdefault(model, _sorted_dict())[pk] = obj
     for alias in order:
         subset = groups[alias]

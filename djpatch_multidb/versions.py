@@ -17,6 +17,8 @@ PATCHED = {
         'command_checks': 'requires_model_validation',
         # dbshell's clients read settings.DATABASE_NAME, ..., not their connection's.
         'client_reads_settings': True,
+        # A queryset as a filter value is read when filter() is called.
+        'filter_values_compiled_late': False,
     },
     # Django 1.1: DatabaseWrapper(settings_dict), _cursor().
     (1, 1): {
@@ -24,6 +26,9 @@ PATCHED = {
         'cursor_takes_settings': False,
         'command_checks': 'requires_model_validation',
         'client_reads_settings': False,
+        # ... or compiled with the outer query, each time it runs (a value with
+        # as_sql() and relabel_aliases() is kept as it is until then).
+        'filter_values_compiled_late': True,
     },
 }
 SUPPORTED = PATCHED   # the name older code and tests use
