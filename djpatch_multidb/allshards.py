@@ -334,12 +334,15 @@ class AllShards(object):
     __bool__ = __nonzero__
 
     def __repr__(self):
+        """As a QuerySet's: the list of the first 20 rows (templates print it)."""
         first = []
         for row in self._stream():
             first.append(row)
             if len(first) == 21:
                 break
-        return '<AllShards %s over %r: %r>' % (model_label(self.model), self.group, first)
+        if len(first) > 20:
+            first[-1] = '...(remaining elements truncated)...'
+        return repr(first)
 
     def count(self):
         if self.low is not None or self.high is not None or self.queryset.query.distinct:

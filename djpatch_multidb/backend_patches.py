@@ -142,10 +142,8 @@ def _naming_alias(error, alias):
 
 def make_close_connection(original):
     """request_finished: close every connection this thread opened; forget its
-    pins; no context stays open."""
+    pins."""
     def close_connection(**kwargs):
-        from djpatch_multidb import selector
-        selector.end_request()
         connections.close_all()
         replicas.clear_thread()
     close_connection.djpatch_original = original
@@ -154,10 +152,8 @@ def make_close_connection(original):
 
 def make_reset_queries(original):
     """request_started: empty every connection's query log; forget the thread's
-    pins; no context is open."""
+    pins."""
     def reset_queries(**kwargs):
-        from djpatch_multidb import selector
-        selector.end_request()
         connections.reset_queries()
         replicas.clear_thread()
     reset_queries.djpatch_original = original

@@ -60,6 +60,11 @@ REGISTRY = LEGACY_SETTINGS + [
     AliasSites(CLOSE_CONNECTION, 'close_connection'),
     Receiver('django.db', 'reset_queries', backend.make_reset_queries,
              signal='django.core.signals.request_started'),
+    # A request runs with no context open; blocks open around it (a test
+    # client's request) come back when it finishes (receivers of their own:
+    # the test client disconnects close_connection while it finishes).
+    Connect('django.core.signals.request_started', selector.begin_request),
+    Connect('django.core.signals.request_finished', selector.end_request),
     # Connection choice: each alias connects with its own settings.
     Patch('django.db.backends.sqlite3.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
     Patch('django.db.backends.mysql.base', '_cursor', backend.make_cursor, owner='DatabaseWrapper'),
@@ -195,7 +200,7 @@ NATIVE = [
     SettledConnect('django.core.signals.request_started', native.forget_thread_replicas),
     SettledConnect('django.core.signals.request_finished', native.forget_thread_replicas),
     # ... and no context left open by the last one (a generator never finished).
-    SettledConnect('django.core.signals.request_started', selector.end_request),
+    SettledConnect('django.core.signals.request_started', selector.begin_request),
     SettledConnect('django.core.signals.request_finished', selector.end_request),
     # Legacy code, unchanged: inside using() / using_shard(), django.db.connection
     # and Django's transaction functions and blocks with no ``using`` act on the

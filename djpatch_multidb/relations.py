@@ -216,14 +216,17 @@ class ValuesOfAnotherDatabase(object):
     value_annotation = True   # not known to be empty until as_sql() reads it
 
     def __init__(self, inner):
-        from djpatch_multidb.orm_patches import bound_view, read_alias
+        from djpatch_multidb.orm_patches import read_alias
         _check_one_column(inner)
+        self.inner = inner._clone()
         # The database it reads is decided now, where it was built: the outer
-        # query is compiled inside the outer database's frame.
-        self.inner = bound_view(inner, read_alias(inner), force=True)
+        # query is compiled inside the outer database's frame (and a pickled
+        # query keeps no connection).
+        self.alias = read_alias(inner)
 
     def as_sql(self, qn=None, connection=None):
-        values = _read_values(self.inner._clone())
+        from djpatch_multidb.orm_patches import bound_view
+        values = _read_values(bound_view(self.inner._clone(), self.alias, force=True))
         if not values:
             from django.db.models.sql.datastructures import EmptyResultSet
             raise EmptyResultSet
@@ -236,8 +239,7 @@ class ValuesOfAnotherDatabase(object):
         return self   # never changed: clones of the outer query share it
 
     def __repr__(self):
-        return '<values of %s on %s>' % (self.inner.model._meta.object_name,
-                                         _where(self.inner))
+        return '<values of %s on %r>' % (self.inner.model._meta.object_name, self.alias)
 
 
 def _same_database(outer, inner):

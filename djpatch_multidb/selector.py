@@ -59,25 +59,62 @@ def clear_thread():
     return leaked
 
 
-def end_request(**kwargs):
-    """request_started / request_finished: the thread starts with no context
-    open.  A block still open then (a generator left unfinished in the last
-    request) is dropped and logged; its own end, whenever it comes, removes
-    nothing more."""
+def _in_process(sender):
+    """Whether a request is the test client's (django.test.client.ClientHandler):
+    made in the caller's own thread, inside the caller's blocks, like a call."""
+    return getattr(sender, '__module__', None) == 'django.test.client'
+
+
+def begin_request(sender=None, **kwargs):
+    """request_started: a request a server handles starts with no context open
+    in its thread (a block still open is a leak of an earlier request: dropped
+    and logged).  The test client's request runs inside the blocks open
+    around it, as a call would."""
+    if _in_process(sender):
+        marks = getattr(_state, 'marks', None)
+        if marks is None:
+            marks = _state.marks = []
+        marks.append(len(stack()))
+        return []
+    _state.marks = []
     leaked = clear_thread()
-    if leaked:
-        _stacks_lock.acquire()
-        try:
-            for entry in leaked:
-                try:
-                    _abandoned[entry] = _abandoned.get(entry, 0) + 1
-                except TypeError:
-                    pass   # an entry that cannot be weakly referenced
-        finally:
-            _stacks_lock.release()
-        log.warning('contexts left open at a request boundary were closed: %s',
-                    ', '.join([repr(entry) for entry in leaked]))
+    _abandon(leaked)
     return leaked
+
+
+def end_request(sender=None, **kwargs):
+    """request_finished: a block still open that the request opened (a
+    generator left unfinished in it) is dropped and logged; its own end,
+    whenever it comes, removes nothing more.  A server's request leaves no
+    block open; the test client's leaves the blocks open around it."""
+    marks = getattr(_state, 'marks', None)
+    if _in_process(sender) and marks:
+        depth = marks.pop()
+        entries = stack()
+        leaked = entries[depth:]
+        for entry in reversed(leaked):
+            pop(entry)
+    else:
+        _state.marks = []
+        leaked = clear_thread()
+    _abandon(leaked)
+    return leaked
+
+
+def _abandon(leaked):
+    if not leaked:
+        return
+    _stacks_lock.acquire()
+    try:
+        for entry in leaked:
+            try:
+                _abandoned[entry] = _abandoned.get(entry, 0) + 1
+            except TypeError:
+                pass   # an entry that cannot be weakly referenced
+    finally:
+        _stacks_lock.release()
+    log.warning('contexts left open at a request boundary were closed: %s',
+                ', '.join([repr(entry) for entry in leaked]))
 
 
 def stack():

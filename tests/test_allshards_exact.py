@@ -185,6 +185,18 @@ class DistinctAcrossShards(DatabaseTest):
         self.assertEqual(Profile.objects.all_shards().distinct().count(), 8)
 
 
+class PrintedAsAQuerysetIs(DatabaseTest):
+
+    def test_all_shards_prints_as_the_list_of_its_rows_like_a_queryset(self):
+        for user_id in range(25):
+            Profile.objects.create(user_id=user_id, nick='n%02d' % user_id)
+        rows = Profile.objects.all_shards().order_by('user_id')
+        listed = list(rows[:20])
+        self.assertEqual(repr(rows), repr(listed + ['...(remaining elements truncated)...']))
+        few = Profile.objects.all_shards().filter(user_id__lt=3).order_by('user_id')
+        self.assertEqual(repr(few), repr(list(few)))
+
+
 class AggregatesAcrossShards(DatabaseTest):
 
     def test_an_average_of_zero_is_zero(self):

@@ -43,9 +43,9 @@ def in_thread(function):
     return errors
 
 
-def send(signal_name):
+def send(signal_name, sender=None):
     from django.core import signals
-    getattr(signals, signal_name).send(sender=None)
+    getattr(signals, signal_name).send(sender=sender)
 
 
 class RequestBoundaries(DatabaseTest):
@@ -85,6 +85,24 @@ class RequestBoundaries(DatabaseTest):
         self.assertEqual(harness.where_is('testapp_author', 'name', 'still blogdb'), ['blogdb'])
         self.assertEqual(harness.where_is('testapp_author', 'name', 'default again'),
                          ['default'])
+
+
+    def test_a_test_client_request_runs_inside_the_blocks_open_around_it(self):
+        from django.test.client import ClientHandler
+        with using('blogdb'):
+            send('request_started', ClientHandler)
+            left_open = open_block(using_shard(2))
+            Author.objects.create(name='in the request')
+            send('request_finished', ClientHandler)
+            Author.objects.create(name='after the request')
+            Profile.objects.create(user_id=5, nick='no shard block left')
+            left_open.close()
+        self.assertEqual(harness.where_is('testapp_author', 'name', 'in the request'),
+                         ['blogdb'])
+        self.assertEqual(harness.where_is('testapp_author', 'name', 'after the request'),
+                         ['blogdb'])
+        # using_shard(2), left open inside the request, ended with it
+        self.assertEqual(harness.where_is('testapp_profile', 'user_id', 5), ['blogdb'])
 
 
 class BlocksClosedInAnotherThread(DatabaseTest):

@@ -280,6 +280,12 @@ class SubqueriesAcrossDatabases(DatabaseTest):
         self.assertEqual([a.name for a in across.all()], read_late and ['writer'] or [])
         self.assertEqual(not_across.count(), read_late and 1 or 2)
         if read_late:
+            import pickle
+            restored = pickle.loads(pickle.dumps(across.all()))
+            self.assertEqual([a.name for a in restored.all()], ['writer'])
+            posts = Post.objects.filter(account__in=Account.objects.shard_for(self.account.id))
+            restored = pickle.loads(pickle.dumps(posts.all()))
+            self.assertEqual([p.title for p in restored.all()], ['hello'])
             Entry.objects.all().delete()
             self.assertEqual(harness.rows('blogdb', 'testapp_entry'), [])
             self.assertEqual(across.count(), 0)
