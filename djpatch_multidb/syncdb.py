@@ -11,6 +11,7 @@ permissions, the example.com Site), the tables, the post_syncdb signal, the
 apps' custom SQL, the indexes and the initial_data fixtures, each on the alias
 its models live on.
 """
+import re
 import sys
 
 from django.core.management.color import no_style
@@ -181,6 +182,18 @@ def _custom_sql_and_indexes(alias, created, verbosity, out):
                 transaction.commit_unless_managed()
 
 
+_REFERENCES = re.compile(r'\bREFERENCES\s+[`"]?([^`"\s(]+)', re.I)
+
+
+def _references_elsewhere(statement, tables):
+    """Whether ``statement`` adds a foreign-key constraint (ALTER TABLE ... ADD
+    CONSTRAINT ... REFERENCES t) to a table ``t`` that this database lacks."""
+    if not statement.upper().startswith('ALTER TABLE'):
+        return False
+    match = _REFERENCES.search(statement)
+    return match is not None and match.group(1) not in tables
+
+
 def _create_tables(alias, verbosity, out, wanted, constraints, indexes):
     from django.db import connection, transaction
     style = no_style()
@@ -211,6 +224,8 @@ def _create_tables(alias, verbosity, out, wanted, constraints, indexes):
         tables.append(connection.introspection.table_name_converter(model._meta.db_table))
     for model in created:
         for statement in connection.creation.sql_for_many_to_many(model, style):
+            if _references_elsewhere(statement, tables):
+                continue    # a join table's constraint to a table of another database
             cursor.execute(statement)
         if indexes:
             for statement in connection.creation.sql_indexes_for_model(model, style):

@@ -535,6 +535,28 @@ class MySQLTestDatabases(unittest.TestCase):
             [('from-fixture',)])
 
 
+    def test_a_join_table_to_a_model_of_another_database_gets_no_constraint_to_it(self):
+        write(self.project.path(os.path.join('shop', 'models.py')), MODELS + """
+
+from django.contrib.auth.models import User
+
+
+class Team(models.Model):
+    members = models.ManyToManyField(User)
+""")
+        code, out, err = self.project.manage('syncdb', '--all-databases', '--noinput')
+        self.assertEqual(code, 0, out + err)
+        tables = [name for (name,) in self.harness.execute(
+            'default', "SELECT TABLE_NAME FROM information_schema.TABLES "
+                       "WHERE TABLE_SCHEMA = 'djp_h6_other' ORDER BY TABLE_NAME")]
+        self.assertTrue('shop_team_members' in tables, tables)
+        self.assertFalse('auth_user' in tables, tables)
+        self.assertEqual(self.harness.execute(
+            'default', "SELECT REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                       "WHERE TABLE_SCHEMA = 'djp_h6_other' AND TABLE_NAME = 'shop_team_members' "
+                       "AND REFERENCED_TABLE_NAME = 'auth_user'"), [])
+
+
 @patched_only('Django 1.2+ has --database of its own')
 class MissingInstall(unittest.TestCase):
 
