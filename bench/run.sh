@@ -8,6 +8,9 @@
 #   bench/run.sh --allshards-memory [--backend sqlite|mysql|both] [--rows N] [--lib DIR]
 #                             memory of all_shards() iteration, 4 shards x 25,000
 #                             rows (bench/allshards_memory.py); prints, writes nothing
+#   bench/run.sh --rawsql [--rounds R] [--number N]
+#                             raw SQL routed by its tables, on against off, side by
+#                             side (bench/rawsql_cost.py); prints, writes nothing
 #
 # Sets up what it needs through tools/bootstrap.sh: the Python 2.7 virtualenv
 # with Django 1.1.4 (the library's), and a second one with Django 1.11 for the
@@ -24,6 +27,10 @@ fi
 if [ "${1:-}" = "--allshards-memory" ]; then
     shift
     exec "$PYTHON" bench/allshards_memory.py "$@"
+fi
+if [ "${1:-}" = "--rawsql" ]; then
+    shift
+    exec "$PYTHON" bench/rawsql_cost.py "$@"
 fi
 # The Django 1.11 virtualenv, the one the test suite runs on.
 PYTHON_111=$(env -u PYTHONPATH DJPATCH_MULTIDB_STACK=1.11 tools/bootstrap.sh | tail -n 1)
