@@ -466,16 +466,29 @@ class AllShards(object):
     def update(self, **kwargs):
         """Update the matching rows on every shard; the number of rows updated."""
         self._refuse_sliced('update')
-        return sum(self._run(lambda queryset: queryset.update(**kwargs), parallel=False))
+        return sum(self._run(lambda queryset: _written(queryset).update(**kwargs),
+                             parallel=False))
 
     def delete(self):
         """Delete the matching rows (and their cascades) on every shard."""
         self._refuse_sliced('delete')
-        self._run(lambda queryset: queryset.delete(), parallel=False)
+        self._run(lambda queryset: _written(queryset).delete(), parallel=False)
 
     def _refuse_sliced(self, operation):
         if self.low is not None or self.high is not None:
             raise TypeError('Cannot %s() an all_shards() query once it has been sliced.' % operation)
+
+
+def _written(queryset):
+    """``queryset`` (on one shard), about to write.  On Django 1.2 and later a
+    queryset that names its database asks no router: inside Django's own
+    transaction block with no using, the block holds that shard too, as it
+    would a write the router sent there."""
+    if NATIVE:
+        from djpatch_multidb import transactions
+        if transactions.open_blocks_here():
+            transactions.check_write(queryset.model, queryset.db)
+    return queryset
 
 
 def _aggregated_field(aggregate):

@@ -37,13 +37,16 @@ def _init():
     # Per depth: (the innermost entry that decides raw SQL, whether a
     # readonly() is open); one list, so that a block pushes and pops once.
     _state.tops = [(None, False)]
+    # Held while the stack changes, by this thread and by another that ends
+    # one of its blocks (_pop_elsewhere).
+    _state.lock = threading.Lock()
     thread = threading.current_thread()
     _stacks_lock.acquire()
     try:
         for other in list(_stacks):
             if other is not thread and not other.is_alive():
                 del _stacks[other]
-        _stacks[thread] = (_state.stack, _state.tops)
+        _stacks[thread] = (_state.stack, _state.tops, _state.lock)
     finally:
         _stacks_lock.release()
     return _state.stack
@@ -88,7 +91,7 @@ def end_request(sender=None, **kwargs):
     whenever it comes, removes nothing more.  A server's request leaves no
     block open; the test client's leaves the blocks open around it."""
     marks = getattr(_state, 'marks', None)
-    if _in_process(sender) and marks:
+    if marks:       # the end of the test client's request (Django 4.2 sends it as None's)
         depth = marks.pop()
         entries = stack()
         leaked = entries[depth:]
@@ -127,13 +130,17 @@ def stack():
 
 def push(entry):
     try:
-        entries, tops = _state.stack, _state.tops
+        entries, tops, lock = _state.stack, _state.tops, _state.lock
     except AttributeError:
         entries = _init()
-        tops = _state.tops
-    raw, readonly_open = tops[-1]
-    entries.append(entry)
-    tops.append((entry.decides_raw and entry or raw, readonly_open or entry.readonly))
+        tops, lock = _state.tops, _state.lock
+    lock.acquire()
+    try:
+        raw, readonly_open = tops[-1]
+        entries.append(entry)
+        tops.append((entry.decides_raw and entry or raw, readonly_open or entry.readonly))
+    finally:
+        lock.release()
     return entry
 
 
@@ -142,10 +149,15 @@ def pop(entry):
     (two generators, each inside its own block, consumed in turn) removes its
     own entry from wherever it is."""
     entries = stack()
-    if entries and entries[-1] is entry:
-        entries.pop()
-        _state.tops.pop()
-        return
+    lock = _state.lock
+    lock.acquire()
+    try:
+        if entries and entries[-1] is entry:
+            entries.pop()
+            _state.tops.pop()
+            return
+    finally:
+        lock.release()
     for index in range(len(entries) - 1, -1, -1):
         if entries[index] is entry:
             del entries[index]
@@ -174,15 +186,20 @@ def _pop_elsewhere(entry):
         holders = [(thread, pair) for thread, pair in _stacks.items()
                    if thread is not me and entry in pair[0]]
         if len(holders) == 1:
-            entries, tops = holders[0][1]
-            index = len(entries) - 1 - list(reversed(entries)).index(entry)
-            del entries[index]
-            rebuilt = [(None, False)]
-            for other in entries:
-                raw, readonly_open = rebuilt[-1]
-                rebuilt.append((other.decides_raw and other or raw,
-                                readonly_open or other.readonly))
-            tops[:] = rebuilt
+            entries, tops, lock = holders[0][1]
+            lock.acquire()
+            try:
+                if entry in entries:
+                    index = len(entries) - 1 - list(reversed(entries)).index(entry)
+                    del entries[index]
+                    rebuilt = [(None, False)]
+                    for other in entries:
+                        raw, readonly_open = rebuilt[-1]
+                        rebuilt.append((other.decides_raw and other or raw,
+                                        readonly_open or other.readonly))
+                    tops[:] = rebuilt
+            finally:
+                lock.release()
             return
     finally:
         _stacks_lock.release()

@@ -195,7 +195,13 @@ def make_get_connection(original):
     """Django 1.6 and later: transaction.get_connection(using=None), which
     atomic() and every transaction function ask for their connection."""
     def get_connection(using=None):
-        return original(_following(using))
+        if using is None:
+            using = _following(None)
+            if getattr(_local, 'following', None):
+                # on_commit(), savepoint(), set_rollback() with no using inside
+                # a block of another database: the block holds that one too.
+                check_write(None, using)
+        return original(using)
     return wraps(original)(get_connection)
 
 

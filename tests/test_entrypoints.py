@@ -139,6 +139,39 @@ class LegacyCodeActsOnTheBlocksDatabase(DatabaseTest):
                 self.assertRaises(Rollback, block(write))
             self.assertEqual(harness.where_is('testapp_profile', 'nick', name), [], name)
 
+    def test_on_commit_with_no_using_inside_a_shard_block_waits_for_the_outer_block(self):
+        from django.db import transaction
+        if not hasattr(transaction, 'on_commit'):
+            raise unittest.SkipTest('transaction.on_commit() is Django 1.9+')
+        ran = []
+        try:
+            with transaction.atomic():
+                Author.objects.create(name='outer')
+                with using_shard(2):
+                    transaction.on_commit(lambda: ran.append('rolled back'))
+                self.assertEqual(ran, [])
+                raise Rollback
+        except Rollback:
+            pass
+        with transaction.atomic():
+            with using_shard(2):
+                transaction.on_commit(lambda: ran.append('committed'))
+        self.assertEqual(ran, ['committed'])
+        self.assertEqual(harness.where_is('testapp_author', 'name', 'outer'), [])
+
+    def test_all_shards_update_and_delete_roll_back_with_djangos_block_with_no_using(self):
+        for user_id in (4, 5):
+            Profile.objects.create(user_id=user_id, nick='kept')
+        for name, block in django_blocks():
+            def write():
+                Profile.objects.all_shards().update(nick='changed')
+                Profile.objects.all_shards().filter(user_id=4).delete()
+                raise Rollback
+            self.assertRaises(Rollback, block(write))
+            self.assertEqual(harness.where_is('testapp_profile', 'nick', 'changed'), [], name)
+            self.assertEqual(harness.where_is('testapp_profile', 'user_id', 4), ['shard0'], name)
+            self.assertEqual(harness.where_is('testapp_profile', 'user_id', 5), ['shard1'], name)
+
     def test_djangos_own_blocks_with_no_using_commit_the_shards_rows(self):
         for name, block in django_blocks():
             def write(nick=name):
