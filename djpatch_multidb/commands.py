@@ -175,21 +175,9 @@ def _with_client_settings(alias, func, *args, **kwargs):
     from djpatch_multidb import config, versions
     if not versions.feature('client_reads_settings'):
         return func(*args, **kwargs)
-    from django.conf import settings
-    holder = getattr(settings, '_wrapped', settings)
     values = config.current().databases[alias].settings_dict
-    saved = dict([(name, holder.__dict__[name]) for name in CLIENT_SETTINGS
-                  if name in holder.__dict__])
-    try:
-        for name in CLIENT_SETTINGS:
-            setattr(holder, name, values[name])
-        return func(*args, **kwargs)
-    finally:
-        for name in CLIENT_SETTINGS:
-            if name in saved:
-                setattr(holder, name, saved[name])
-            else:
-                holder.__dict__.pop(name, None)
+    return config.with_settings(dict([(name, values[name]) for name in CLIENT_SETTINGS]),
+                                func, *args, **kwargs)
 
 
 def dump_database(alias, labels, options):

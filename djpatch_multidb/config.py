@@ -786,3 +786,22 @@ def replica_connect_timeout(settings):
     if timeout is None:
         timeout = DEFAULT_REPLICA_CONNECT_TIMEOUT
     return timeout
+
+
+def with_settings(values, func, *args, **kwargs):
+    """``func(*args, **kwargs)`` with the settings ``values`` (name -> value)
+    in force; afterwards each setting is what it was (or unset) again.  For
+    Django 1.0/1.1 code that reads settings instead of its connection."""
+    from django.conf import settings
+    holder = getattr(settings, '_wrapped', settings)
+    saved = dict([(name, holder.__dict__[name]) for name in values if name in holder.__dict__])
+    try:
+        for name, value in values.items():
+            setattr(holder, name, value)
+        return func(*args, **kwargs)
+    finally:
+        for name in values:
+            if name in saved:
+                setattr(holder, name, saved[name])
+            else:
+                holder.__dict__.pop(name, None)

@@ -196,18 +196,7 @@ def creation_suffix(alias, wrapper):
             values[legacy] = value
     if not values:
         return wrapper.creation.sql_table_creation_suffix()
-    holder = getattr(settings, '_wrapped', settings)
-    saved = dict([(name, holder.__dict__[name]) for name in values if name in holder.__dict__])
-    try:
-        for name, value in values.items():
-            setattr(holder, name, value)
-        return wrapper.creation.sql_table_creation_suffix()
-    finally:
-        for name in values:
-            if name in saved:
-                setattr(holder, name, saved[name])
-            else:
-                holder.__dict__.pop(name, None)
+    return config.with_settings(values, wrapper.creation.sql_table_creation_suffix)
 
 
 def _destroy(alias, db, name):
