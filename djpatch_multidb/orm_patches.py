@@ -515,20 +515,12 @@ class CallersRawFrame(selector.Frame):
 
 def run_on_object_db(alias, models, func, *args, **kwargs):
     """Call ``func`` with an ObjectFrame for ``alias`` pushed."""
-    entry = selector.push(ObjectFrame(alias, models))
-    try:
-        return func(*args, **kwargs)
-    finally:
-        selector.pop(entry)
+    return selector.run_with(ObjectFrame(alias, models), func, *args, **kwargs)
 
 
 def run_with_callers_raw_sql(alias, models, func, *args, **kwargs):
     """Call ``func`` with ``models`` on ``alias`` and raw SQL where the caller's contexts say."""
-    entry = selector.push(CallersRawFrame(alias, models))
-    try:
-        return func(*args, **kwargs)
-    finally:
-        selector.pop(entry)
+    return selector.run_with(CallersRawFrame(alias, models), func, *args, **kwargs)
 
 
 def _all_on_default(seen_objs, models):

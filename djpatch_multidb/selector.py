@@ -491,6 +491,15 @@ class Frame(Context):
         return 'Frame(%r)' % (self.alias,)
 
 
+def run_with(entry, func, *args, **kwargs):
+    """Call ``func`` with ``entry`` (a Frame of the caller's kind) pushed."""
+    push(entry)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        pop(entry)
+
+
 def run_in(alias, models, func, *args, **kwargs):
     """Call ``func`` with a Frame for ``alias`` pushed (raw SQL included)."""
     entry = push(Frame(alias, models))
