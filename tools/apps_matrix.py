@@ -40,10 +40,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import zipfile
+
+from sdists import unpack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
@@ -121,21 +121,6 @@ def pip_environment():
     env.setdefault('PIP_CERT', '/etc/ssl/certs/ca-certificates.crt')
     env['PIP_CACHE_DIR'] = os.path.join(CACHE, 'pip-cache')
     return env
-
-
-def unpack(archive, into):
-    if archive.endswith('.zip'):
-        zipped = zipfile.ZipFile(archive)
-        try:
-            zipped.extractall(into)
-        finally:
-            zipped.close()
-    else:
-        tar = tarfile.open(archive)
-        try:
-            tar.extractall(into)
-        finally:
-            tar.close()
 
 
 def ensure_apps():

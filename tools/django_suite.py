@@ -32,10 +32,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
+
+from sdists import unpack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(os.path.dirname(HERE), 'djpatch_multidb')
@@ -76,11 +77,7 @@ def suite_folder(python):
                                '--no-binary', ':all:', 'Django==%s' % RELEASE, '-d', CACHE])
     scratch = tempfile.mkdtemp(dir=CACHE)
     try:
-        archive = tarfile.open(tarball)
-        try:
-            archive.extractall(scratch)
-        finally:
-            archive.close()
+        unpack(tarball, scratch)
         os.rename(os.path.join(scratch, 'Django-%s' % RELEASE), folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
