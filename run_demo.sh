@@ -15,7 +15,7 @@
 #   DJANGO_SRC=/path/to/django-1.0.4 ./run_demo.sh --check    (a Django source tree)
 #
 # Does all of its set-up (tools/bootstrap.sh) on a fresh Debian 12 machine as
-# root.  Ctrl-C stops the site and everything it started.
+# root.  Ctrl-C, SIGTERM or SIGHUP stops the site and everything it started.
 set -eu
 cd "$(dirname "$0")"
 PYTHON=$(tools/bootstrap.sh | tail -n 1)

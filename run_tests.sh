@@ -106,6 +106,27 @@ if [ $# -eq 0 ] && [ -z "${DJANGO_SRC:-}" ]; then
     check "bench/run.sh --smoke" bench/run.sh --smoke
 fi
 
+if [ $# -eq 0 ]; then
+    # The package's layers (.importlinter): each imports only the layers below
+    # it, and patched/ and native/ never import each other; checked by
+    # import-linter, which runs on Python 3 (the 4.2 stack's virtualenv).
+    # tests/test_layers.py, in every stack's suite, fails on import cycles.
+    PYTHON3=$(DJPATCH_MULTIDB_STACK=4.2 tools/bootstrap.sh | tail -n 1)
+    check "import layers (lint-imports, .importlinter)" \
+        env PYTHONPATH=. "$(dirname "$PYTHON3")/lint-imports" --config .importlinter
+fi
+
+if [ $# -eq 0 ]; then
+    # README.txt's quick start followed word for word in a fresh virtualenv
+    # (Django 1.1.4 from the package index, or the DJANGO_SRC tree): the
+    # library installed from a checkout and from an sdist, the project made,
+    # syncdb --all-databases, the view requested, each order read back from
+    # its shard's SQLite file (tools/quickstart_check.py).
+    PYTHON=$(DJPATCH_MULTIDB_STACK=1.1 tools/bootstrap.sh | tail -n 1)
+    check "README quick start (tools/quickstart_check.py)" \
+        "$PYTHON" tools/quickstart_check.py ${DJANGO_SRC:+--django-src "$DJANGO_SRC"}
+fi
+
 # Django's own test suite (runtests.py of the 1.1.4 release tarball, taken
 # from the package index; with DJANGO_SRC, that tree's), vanilla and with
 # install() at the top and at the bottom of legacy settings and of settings

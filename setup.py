@@ -21,14 +21,22 @@ except ImportError:  # plain distutils: requirements are documentation only
     from distutils.core import setup
     extra = {}
 
+import os
+
+# djpatch_multidb and every subpackage (each folder with an __init__.py).
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGES = sorted(
+    os.path.relpath(dirpath, HERE).replace(os.sep, '.')
+    for dirpath, dirnames, filenames in os.walk(os.path.join(HERE, 'djpatch_multidb'))
+    if '__init__.py' in filenames)
+
 setup(
     name='djpatch_multidb',
     version='0.1.0',
     description='Multiple databases, read replicas and shards for Django 1.0 and 1.1, '
                 'and an upgrade path onto Django 1.2+ multi-db',
     long_description=__doc__,
-    packages=['djpatch_multidb', 'djpatch_multidb.management',
-              'djpatch_multidb.management.commands'],
+    packages=PACKAGES,
     license='BSD',
     classifiers=[
         'Framework :: Django',

@@ -7,6 +7,10 @@ Run through bench/run.sh, which sets up the two virtualenvs:
                               and every sample to bench/RESULTS.json
     bench/run.sh --smoke      a few seconds of everything, asserts nothing
                               about time, writes nothing
+    bench/run.sh --quick      SQLite only, variants vanilla, vanilla_b, installed
+                              and using_shard, 11 rounds, items 1 and 2 only (no
+                              profile, fan-out or connections): the table and
+                              the targets on stdout in under a minute, no file
 
 Every variant runs in a long-lived worker process of its own (worker.py);
 this driver alternates them: each round goes operation by operation, and
@@ -16,21 +20,47 @@ the median over the rounds; each ratio is the median of a variant over the
 median of its baseline in the same run.
 
   1. ORM operations on SQLite files and on MariaDB (throw-away servers):
-     vanilla Django 1.1.4 with one database; install() with no context;
-     each operation inside using_shard(1); and install() with no context in
-     a thread that has a connection open to each of the 5 aliases.
-  2. The selector alone: microseconds to resolve the connection of a query.
-  3. The same operations on Django 1.11 without a router, with a placement
-     router, and with that router reading a thread-local shard number.
+     vanilla Django 1.1.4 with one database, twice (vanilla_b against vanilla
+     is the noise floor of the run); install() with no context; each
+     operation inside using_shard(1); and install() with no context in a
+     thread that has a connection open to each of the 5 aliases.
+  2. The selector alone: microseconds to resolve the alias of a query (the
+     library's db_for(), which the ORM path calls) inside a using_shard(1)
+     block and with no context, and the connection of that alias.
+  3. The same operations on Django 1.11: without a router (twice, for its
+     noise floor), with a one-line router, with a placement router, with
+     that router reading a thread-local shard number; and the library
+     installed there (its router), with no context and inside using_shard(1).
   4. Model.objects.all_shards() over 1, 2, 4 and 8 shards whose every query
      takes ~20 ms on the server, against asking the shards one by one
      (skipped while all_shards() does not exist).
   5. Connections opened by T threads using A of N aliases, and memory per
      idle connection.
 
+Targets (ratios to the baseline measured side by side in the same run):
+  install(), no context / vanilla: geomean <= 1.02 (SQLite), <= 1.01
+    (MariaDB), no operation above 1.04;
+  inside using_shard(n) / vanilla: geomean <= 1.06 (SQLite), <= 1.04
+    (MariaDB), no operation above 1.10;
+  the alias of a query inside a using_shard block (db_for()): < 0.5 us;
+  Django 1.11: the library's router with no context at parity with a
+    one-line router (dj111_shim against dj111_oneline), and inside
+    using_shard(n) at parity with a router reading a thread-local shard
+    (dj111_shim_shard against dj111_router_shard).  Parity: the variant's
+    geomean ratio to Django 1.11 without a router is at most the other's
+    plus the tolerance, which is the noise floor of the same run (how far
+    the geomean of dj111_b / dj111, or of vanilla_b / vanilla without it,
+    is from 1), and never less than 0.01.
+  all_shards() over 8 shards <= 1.5 x one shard's query; connections: one
+    per thread per alias used.
+
 Options:
   --smoke            tiny sizes, no timing claims, writes no file
-  --rounds N         rounds per backend (default 31)
+  --quick            see above
+  --variants A,B,... only these variants in items 1-3 (their baselines are
+                     added); writes no file unless --out
+  --no-conns, --no-fanout   skip item 5, item 4
+  --rounds N         rounds per backend (default 31; 11 with --quick)
   --only sqlite|mysql
   --out FILE         the report (default bench/RESULTS.txt after a full run)
   --json FILE        every sample, as JSON
@@ -73,15 +103,29 @@ FAN_SHARDS = ['f%d' % i for i in range(8)]
 DB_USER = 'bench'
 DB_PASSWORD = 'bench-Pa55'
 
-# Targets of issue 7 (ratios against the baseline of the same run).
-TARGET_INSTALLED = {'sqlite': 1.03, 'mysql': 1.01}
-TARGET_SHARD = {'sqlite': 1.05}
-TARGET_SELECTOR_US = 1.0
+# Targets (ratios against the baseline measured in the same run).
+TARGET_INSTALLED = {'sqlite': 1.02, 'mysql': 1.01}     # geomean, install(), no context
+TARGET_INSTALLED_OP = 1.04                             # any one operation
+TARGET_SHARD = {'sqlite': 1.06, 'mysql': 1.04}         # geomean, inside using_shard(n)
+TARGET_SHARD_OP = 1.10                                 # any one operation
+TARGET_SELECTOR_US = 0.5      # the alias of a query inside a using_shard block
 TARGET_FANOUT = 1.5
+# Django 1.11 "parity": ours <= theirs + tolerance (geomeans of the ratios to
+# dj111), the tolerance being the run's noise floor (how far the geomean of
+# dj111_b / dj111, else of vanilla_b / vanilla, is from 1), at least
+# PARITY_FLOOR.
+PARITY_FLOOR = 0.01
+PARITY = (('dj111_shim', 'dj111_oneline'), ('dj111_shim_shard', 'dj111_router_shard'))
+# Noise floors: a second worker identical to the baseline.
+NOISE = (('vanilla_b', 'vanilla'), ('dj111_b', 'dj111'))
+QUICK_VARIANTS = ['vanilla', 'vanilla_b', 'installed', 'using_shard']
 
 # name, python ('dj11' = Django 1.1.4 venv, 'dj111' = Django 1.11 venv), baseline, settings
 VARIANTS = [
     ('vanilla', 'dj11', None,
+     {'kind': 'vanilla', 'aliases': ['default'], 'target': 'default'}),
+    # The same as 'vanilla' in a worker of its own: the noise floor.
+    ('vanilla_b', 'dj11', 'vanilla',
      {'kind': 'vanilla', 'aliases': ['default'], 'target': 'default'}),
     ('installed', 'dj11', 'vanilla',
      {'kind': 'installed', 'aliases': ['default'] + SHARDS, 'target': 'default',
@@ -95,6 +139,11 @@ VARIANTS = [
       'shards': {'users': SHARDS}, 'models': {}, 'touch_all': True}),
     ('dj111', 'dj111', None,
      {'kind': 'dj111', 'aliases': ['default'], 'target': 'default'}),
+    ('dj111_b', 'dj111', 'dj111',
+     {'kind': 'dj111', 'aliases': ['default'], 'target': 'default'}),
+    ('dj111_oneline', 'dj111', 'dj111',
+     {'kind': 'dj111', 'aliases': ['default'] + SHARDS, 'target': 'default',
+      'router': 'oneline'}),
     ('dj111_router', 'dj111', 'dj111',
      {'kind': 'dj111', 'aliases': ['default'] + SHARDS, 'target': 'default',
       'router': 'placement', 'shards': {'users': SHARDS}, 'placement': {}}),
@@ -114,10 +163,13 @@ VARIANTS = [
 ]
 VARIANT_TITLES = {
     'vanilla': 'Django 1.1.4, vanilla, one database',
+    'vanilla_b': 'the same again (noise floor)',
     'installed': 'Django 1.1.4 + install(), no context',
     'using_shard': 'Django 1.1.4 + install(), inside using_shard(1)',
     'installed_allopen': 'install(), no context, 5 connections open',
     'dj111': 'Django 1.11, no router, one database',
+    'dj111_b': 'the same again (noise floor)',
+    'dj111_oneline': 'Django 1.11, one-line router',
     'dj111_router': 'Django 1.11, placement router',
     'dj111_router_shard': 'Django 1.11, router + thread-local shard',
     'dj111_shim': 'Django 1.11 + install() (router), no context',
@@ -337,7 +389,7 @@ def variant_specs(backend, pythons, names=None):
 # ---------------------------------------------------------------- 1, 2, 3
 def run_orm(backend, pythons, p, results):
     """Items 1-3 on one backend: every variant, round-robin."""
-    specs = variant_specs(backend, pythons)
+    specs = variant_specs(backend, pythons, p.get('variants'))
     log('%s: starting %d workers (%s)' % (backend.kind, len(specs),
                                           ', '.join([s[0] for s in specs])))
     workers = start_workers(specs)
@@ -367,8 +419,8 @@ def run_orm(backend, pythons, p, results):
                         samples[w.name][op].append(t)
             if p['selector_n'] and backend.kind == 'sqlite':
                 for w in workers:
-                    if w.name == 'installed_allopen':
-                        continue
+                    if w.name == 'installed_allopen' or w.name in dict(NOISE):
+                        continue    # the same selector as 'installed' / the baseline
                     sel = w.call('selector', n=p['selector_n'])
                     if r >= p['warmup']:
                         for key, value in sel.items():
@@ -513,8 +565,17 @@ def library_line(m):
         return 'Library: the djpatch_multidb package in %s (--lib).' % LIB_DIR[0]
     line = 'Library: this tree, commit %s' % (m.get('commit') or '?')
     if m.get('dirty'):
-        line += ', with uncommitted changes in djpatch_multidb/:\n  ' + \
-            ' '.join([l.strip() for l in m['dirty'].splitlines()])
+        import textwrap
+        # 'XY path' or 'XY old -> new': the file as it is now.
+        changed = [l.split(None, 1)[-1].split(' -> ')[-1].strip()
+                   for l in m['dirty'].splitlines() if l.strip()]
+        wrapped = textwrap.wrap(' '.join(changed), 76)
+        more = ''
+        if len(wrapped) > 4:
+            more = ' and more'
+            wrapped = wrapped[:4]
+        line += ', with uncommitted changes in %d files of djpatch_multidb/:\n  ' % len(changed) + \
+            '\n  '.join(wrapped) + more
     return line + '.'
 
 
@@ -532,14 +593,37 @@ def fmt_us(seconds):
 def verdict(ok):
     if ok == 'n/a':
         return ok
-    return ok and 'pass' or 'MISS'
+    return ok and 'met' or 'MISSED'
+
+
+def noise_floor(ratios):
+    """(report lines, parity tolerance, where the tolerance comes from) from the
+    ratios of the variants identical to their baselines (NOISE)."""
+    lines = []
+    deviation = {}
+    for twin, base in NOISE:
+        if twin not in ratios:
+            continue
+        rs = ratios[twin]
+        deviation[twin] = max([abs(rs[op] - 1) for op in OPS])
+        lines.append('  %-48s' % ('noise floor (%s against %s)' % (base, base)) +
+                     ''.join(['%12.3f' % rs[op] for op in OPS]) + '%10.3f' % rs['geomean'])
+        lines.append('  %-48s%12.3f' % ('    largest deviation from 1 of one operation',
+                                         deviation[twin]))
+    for twin, base in reversed(NOISE):      # Django 1.11's own twin first
+        if twin in deviation:
+            tolerance = max(abs(ratios[twin]['geomean'] - 1), PARITY_FLOOR)
+            return lines, tolerance, '%.3f (geomean noise floor of %s, at least %.2f)' % (
+                tolerance, base, PARITY_FLOOR)
+    return lines, PARITY_FLOOR, '%.3f (no noise floor measured: the minimum)' % PARITY_FLOOR
 
 
 def report(results, p, pythons, elapsed):
     lines = []
     add = lines.append
     m = results['machine']
-    add('djpatch_multidb benchmarks (bench/run.sh%s)' % (p['smoke'] and ' --smoke' or ''))
+    add('djpatch_multidb benchmarks (bench/run.sh%s)' % (
+        p['smoke'] and ' --smoke' or p.get('quick') and ' --quick' or ''))
     add('=' * 60)
     add('')
     add('Run: %s, %.0f s.' % (
@@ -568,8 +652,12 @@ def report(results, p, pythons, elapsed):
     if m.get('mysqlclient'):
         versions.append('mysqlclient %s' % m['mysqlclient'])
     add('Versions: %s.' % ', '.join(versions))
-    add('Settings: %d rounds after %d warm-up rounds on SQLite, %d after %d on MariaDB.  A '
-        'round goes' % (p['rounds'], p['warmup'], p['rounds_mysql'], p['warmup_mysql']))
+    if p.get('only') == 'sqlite':
+        add('Settings: %d rounds after %d warm-up rounds on SQLite.  A round goes'
+            % (p['rounds'], p['warmup']))
+    else:
+        add('Settings: %d rounds after %d warm-up rounds on SQLite, %d after %d on MariaDB.  A '
+            'round goes' % (p['rounds'], p['warmup'], p['rounds_mysql'], p['warmup_mysql']))
     add('  operation by operation; for each, every variant takes one sample, in a fresh '
         'random order')
     add('  (on MariaDB after a %.0f ms pause that lets the server settle).  A sample is %d '
@@ -609,76 +697,93 @@ def report(results, p, pythons, elapsed):
         add('1/3. ORM operations on %s: median microseconds per operation, ratio to the '
             'baseline' % title)
         add('-' * 78)
-        header = '  %-44s' % 'variant' + ''.join(['%12s' % op for op in OPS]) + '%10s' % 'geomean'
+        header = '  %-48s' % 'variant' + ''.join(['%12s' % op for op in OPS]) + '%10s' % 'geomean'
         add(header)
         ratios = {}
         for name, py, baseline, settings in VARIANTS:
             if name not in med:
                 continue
-            row = '  %-44s' % VARIANT_TITLES[name] + ''.join(
+            row = '  %-48s' % VARIANT_TITLES[name] + ''.join(
                 ['%12s' % fmt_us(med[name][op]) for op in OPS])
             add(row)
             if baseline and baseline in med:
                 rs = dict([(op, med[name][op] / med[baseline][op]) for op in OPS])
                 rs['geomean'] = geomean([rs[op] for op in OPS])
                 ratios[name] = rs
-                add('  %-44s' % ('    ratio to %s' % baseline) + ''.join(
+                add('  %-48s' % ('    ratio to %s' % baseline) + ''.join(
                     ['%12.3f' % rs[op] for op in OPS]) + '%10.3f' % rs['geomean'])
                 spread = []
                 for op in OPS:
                     per_round = [a / b for a, b in zip(samples[name][op], samples[baseline][op])]
                     spread.append('%5.3f-%5.3f' % (quantile(per_round, 0.25),
                                                    quantile(per_round, 0.75)))
-                add('  %-44s' % '    p25-p75 of per-round ratios' +
+                add('  %-48s' % '    p25-p75 of per-round ratios' +
                     ''.join(['%12s' % s for s in spread]))
         add('')
-        if 'installed' in ratios:
-            limit = TARGET_INSTALLED[backend]
-            worst = max([ratios['installed'][op] for op in OPS])
-            targets.append(('install(), no context / vanilla, %s: worst operation (geomean %.3f)'
-                            % (title, ratios['installed']['geomean']), '%.3f' % worst,
-                            '<= %.2f' % limit, worst <= limit))
-        if 'using_shard' in ratios and backend in TARGET_SHARD:
-            limit = TARGET_SHARD[backend]
-            worst = max([ratios['using_shard'][op] for op in OPS])
-            targets.append(('inside using_shard(n) / vanilla, %s: worst operation (geomean %.3f)'
-                            % (title, ratios['using_shard']['geomean']), '%.3f' % worst,
-                            '<= %.2f' % limit, worst <= limit))
+        noise_lines, tolerance, tol_from = noise_floor(ratios)
+        for line in noise_lines:
+            add(line)
+        if noise_lines:
+            add('')
+        for name, geo_limits, op_limit, what in (
+                ('installed', TARGET_INSTALLED, TARGET_INSTALLED_OP,
+                 'Django 1.1 + install(), no context / vanilla'),
+                ('using_shard', TARGET_SHARD, TARGET_SHARD_OP,
+                 'inside using_shard(n) / vanilla')):
+            if name not in ratios:
+                continue
+            rs = ratios[name]
+            limit = geo_limits[backend]
+            targets.append(('%s, %s: geomean' % (what, title), '%.3f' % rs['geomean'],
+                            '<= %.2f' % limit, rs['geomean'] <= limit))
+            worst = max(OPS, key=lambda op: rs[op])
+            targets.append(('%s, %s: worst operation (%s)' % (what, title, worst),
+                            '%.3f' % rs[worst], '<= %.2f' % op_limit, rs[worst] <= op_limit))
         for ours, theirs in (('installed', 'dj111_router'), ('using_shard', 'dj111_router_shard'),
-                             ('dj111_shim', 'dj111_router'),
+                             ('dj111_shim', 'dj111_oneline'), ('dj111_shim', 'dj111_router'),
                              ('dj111_shim_shard', 'dj111_router_shard')):
             if ours in ratios and theirs in ratios:
                 add('  overhead ratios, ours / Django 1.11 router (%s / %s):' % (ours, theirs))
-                add('  %-44s' % '' + ''.join(
-                    ['%12s' % ('%.2f/%.2f' % (ratios[ours][op], ratios[theirs][op]))
-                     for op in OPS]) + '%11s' % ('%.2f/%.2f' % (ratios[ours]['geomean'],
+                add('  %-48s' % '' + ''.join(
+                    ['%12s' % ('%.3f/%.3f' % (ratios[ours][op], ratios[theirs][op]))
+                     for op in OPS]) + '%12s' % ('%.3f/%.3f' % (ratios[ours]['geomean'],
                                                                 ratios[theirs]['geomean'])))
-                worse = [op for op in OPS if ratios[ours][op] > ratios[theirs][op]]
-                ok = ratios[ours]['geomean'] <= ratios[theirs]['geomean']
-                base_of = dict([(v[0], v[2]) for v in VARIANTS])
-                targets.append(('%s / %s <= %s / dj111, %s: geomean of the ratios%s'
-                                % (ours, base_of[ours], theirs, title,
-                                   worse and ' (worse on ' + ', '.join(worse) + ')' or ''),
-                                '%.3f' % ratios[ours]['geomean'],
-                                '<= %.3f' % ratios[theirs]['geomean'], ok))
+        for ours, theirs in PARITY:
+            if ours in ratios and theirs in ratios:
+                diff = ratios[ours]['geomean'] - ratios[theirs]['geomean']
+                beyond = [op for op in OPS if ratios[ours][op] - ratios[theirs][op] > tolerance]
+                targets.append(('%s / dj111 at parity with %s / dj111, %s: geomean %.3f '
+                                'against %.3f, tolerance %s%s'
+                                % (ours, theirs, title, ratios[ours]['geomean'],
+                                   ratios[theirs]['geomean'], tol_from,
+                                   beyond and ' (beyond it on ' + ', '.join(beyond) + ')' or ''),
+                                '%+.3f' % diff, '<= +%.3f' % tolerance, diff <= tolerance))
         add('')
 
     # -- item 2 ----------------------------------------------------------------
     sel = results.get('selector') or {}
     if sel:
         add('2. The selector alone (microseconds per call, median over rounds, loop cost '
-            'subtracted)')
+            'subtracted;')
+        add('   "in the block": the variant\'s block entered once around the loop, none for '
+            'no context)')
         add('-' * 78)
         labels = {
-            'resolve': 'connections[db_for(Item)] / connections[router.db_for_read(Item)]',
-            'resolve_with_block': 'the same inside a fresh shard block each call',
-            'shard_block': 'the shard block alone (with using_shard(1): pass)',
+            'alias': 'the alias of a read: db_for(Item, False), as the ORM path asks it',
+            'resolve': 'its connection: connections[db_for(Item, False)]',
+            'context_alias': 'the selector alone: context_alias(Item) in the block',
+            'router_alias': 'Django\'s router.db_for_read(Item)',
+            'router_resolve': 'connections[router.db_for_read(Item)]',
+            'alias_with_block': 'the alias, inside a fresh block each call',
+            'resolve_with_block': 'the connection, inside a fresh block each call',
+            'shard_block': 'the block alone (with using_shard(1): pass)',
             'connection_attr': 'django.db.connection.ops (an attribute of the connection)',
             'query_connection_attr': 'a routed query\'s query.connection.ops (QueryConnection)',
             'run_in': 'selector.run_in(alias, None, f): a Frame pushed and popped',
             'remember_per_row': 'per row read: _remembering() (the instance\'s _state.db)',
         }
-        keys = ('resolve', 'resolve_with_block', 'shard_block', 'connection_attr',
+        keys = ('alias', 'resolve', 'context_alias', 'router_alias', 'router_resolve',
+                'alias_with_block', 'resolve_with_block', 'shard_block', 'connection_attr',
                 'query_connection_attr', 'run_in', 'remember_per_row')
         for name, py, baseline, settings in VARIANTS:
             if not sel.get(name):
@@ -688,10 +793,11 @@ def report(results, p, pythons, elapsed):
                 if key in sel[name]:
                     add('    %-72s %6.2f' % (labels[key], median(sel[name][key])))
         add('')
-        for name in ('installed', 'using_shard'):
-            if sel.get(name, {}).get('resolve'):
-                value = median(sel[name]['resolve'])
-                targets.append(('selector: connections[db_for(model)], %s' % name,
+        for name, django in (('using_shard', 'Django 1.1'), ('dj111_shim_shard', 'Django 1.11')):
+            if sel.get(name, {}).get('alias'):
+                value = median(sel[name]['alias'])
+                targets.append(('selector: the alias of a query inside using_shard(1), '
+                                'db_for(Item, False), %s' % django,
                                 '%.2f us' % value, '< %.1f us' % TARGET_SELECTOR_US,
                                 value < TARGET_SELECTOR_US))
 
@@ -807,15 +913,17 @@ def report(results, p, pythons, elapsed):
         add('')
 
     # -- targets -------------------------------------------------------------------
-    add('Targets (issue 7)')
+    add('Targets')
     add('-' * 78)
-    add('  %-6s %11s %-11s %s' % ('result', 'measured', ' target', 'what'))
+    add('  %-7s %11s %-11s %s' % ('verdict', 'measured', ' target', 'what'))
     if p['smoke']:
         add('  (--smoke: sizes far too small for any of these figures to mean anything)')
+    elif p.get('quick'):
+        add('  (--quick: %d rounds, SQLite only; a full run decides)' % p['rounds'])
     for label, value, target, ok in targets:
         if p['smoke'] and ok is not None:
             ok = 'n/a'
-        add('  %-6s %11s %-11s %s' % (ok is None and 'skip' or verdict(ok), value,
+        add('  %-7s %11s %-11s %s' % (ok is None and 'skip' or verdict(ok), value,
                                       ' ' + target, label))
     add('')
     return '\n'.join(lines) + '\n', targets
@@ -831,15 +939,24 @@ def parse_args(argv):
         'profile_n': 300, 'profile_m': 40, 'profile_top': 12, 'profile_show': 6,
         'conn_threads': [1, 4, 8], 'conn_aliases': [1, 2, 4, 8], 'conn_threads_vanilla': [1, 8, 16],
         'fan_ks': [1, 2, 4, 8], 'fan_rows': 10, 'fan_sleep': 0.02, 'fan_rounds': 11,
-        'fan_warmup': 1,
+        'fan_warmup': 1, 'quick': False, 'variants': None, 'conns': True, 'fanout': True,
     }
     args = list(argv)
+    rounds = None
     while args:
         a = args.pop(0)
         if a == '--smoke':
             p['smoke'] = True
+        elif a == '--quick':
+            p['quick'] = True
+        elif a == '--variants':
+            p['variants'] = [v.strip() for v in args.pop(0).split(',') if v.strip()]
+        elif a == '--no-conns':
+            p['conns'] = False
+        elif a == '--no-fanout':
+            p['fanout'] = False
         elif a == '--rounds':
-            p['rounds'] = p['rounds_mysql'] = int(args.pop(0))
+            rounds = int(args.pop(0))
         elif a == '--only':
             p['only'] = args.pop(0)
             if p['only'] not in ('sqlite', 'mysql'):
@@ -863,6 +980,27 @@ def parse_args(argv):
             raise SystemExit(0)
         else:
             raise SystemExit('bench.py: unknown argument %r (see --help)' % a)
+    if p['quick']:
+        if p['only'] == 'mysql':
+            raise SystemExit('--quick runs on SQLite only')
+        p.update({'only': 'sqlite', 'profile': False, 'conns': False, 'fanout': False,
+                  'rounds': 11, 'rounds_mysql': 11})
+        if p['variants'] is None:
+            p['variants'] = list(QUICK_VARIANTS)
+    if rounds is not None:
+        p['rounds'] = p['rounds_mysql'] = rounds
+    if p['variants'] is not None:
+        known = [v[0] for v in VARIANTS]
+        unknown = [v for v in p['variants'] if v not in known]
+        if unknown:
+            raise SystemExit('--variants: unknown %s (known: %s)'
+                             % (', '.join(unknown), ', '.join(known)))
+        baselines = dict([(v[0], v[2]) for v in VARIANTS])
+        chosen = list(p['variants'])
+        for name in p['variants']:
+            if baselines[name] and baselines[name] not in chosen:
+                chosen.append(baselines[name])
+        p['variants'] = [v for v in known if v in chosen]
     if p['smoke']:
         p.update({'rounds': 2, 'rounds_mysql': 2, 'warmup': 0, 'warmup_mysql': 0, 'n': 3, 'm': 2,
                   'settle_mysql': 0.0,
@@ -915,9 +1053,10 @@ def main(argv):
                 q['settle'] = p['settle_mysql']
                 q['warmup'] = p['warmup_mysql']
             run_orm(backend, pythons, q, results)
-            log('%s: connections' % kind)
-            run_conns(backend, pythons, q, results)
-            if kind == 'mysql':
+            if p['conns']:
+                log('%s: connections' % kind)
+                run_conns(backend, pythons, q, results)
+            if kind == 'mysql' and p['fanout']:
                 log('mysql: all_shards() fan-out')
                 run_fanout(backend, pythons, q, results)
             backend.destroy()
@@ -928,7 +1067,8 @@ def main(argv):
     results['load'] = [results.get('load_start'), loadavg()]
     results['elapsed'] = time.time() - started
     results['params'] = p
-    full = not p['smoke'] and not p['only']
+    full = not (p['smoke'] or p['only'] or p['quick'] or p['variants'] is not None
+                or not p['conns'] or not p['fanout'])
     json_out = p['json'] or (full and p['out'] is None and os.path.join(HERE, 'RESULTS.json'))
     if json_out:
         write_file(json_out, json.dumps(results, indent=1, sort_keys=True) + '\n')
@@ -942,7 +1082,8 @@ def write_report(results, out):
     p = results['params']
     LIB_DIR[0] = p.get('lib')
     text, targets = report(results, p, None, results['elapsed'])
-    text += notes_text()
+    if not p.get('quick') and p.get('variants') is None:
+        text += notes_text()    # written for a full run
     sys.stdout.write(text)
     if out:
         write_file(out, text)

@@ -61,10 +61,13 @@ def run(folder, options):
     from django.db import connection
     from benchapp.models import Item
     import sqlite3
-    from djpatch_multidb import syncdb
+    try:
+        from djpatch_multidb.routing.syncdb import create_tables
+    except ImportError:
+        from djpatch_multidb.syncdb import create_tables
     # Item's table on both files: with the setting off, its raw SQL runs on 'default'.
     for alias in ('placed', 'default'):
-        syncdb.create_tables(alias, verbosity=0, models=[Item])
+        create_tables(alias, verbosity=0, models=[Item])
     direct = sqlite3.connect(os.path.join(folder, 'default.db'))
     direct.execute('CREATE TABLE plain_rows (id integer PRIMARY KEY, name varchar(20))')
     direct.execute("INSERT INTO plain_rows (id, name) VALUES (1, 'one')")

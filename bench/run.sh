@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# djpatch_multidb benchmarks (issue 7).
+# djpatch_multidb benchmarks.
 #
 #   bench/run.sh              full run, a few minutes; writes bench/RESULTS.txt
 #   bench/run.sh --smoke      every part for a few seconds; asserts nothing
 #                             about time, writes nothing (run_tests.sh runs it)
-#   bench/run.sh --only sqlite|mysql, --rounds N, --out FILE, --no-profile
+#   bench/run.sh --quick      SQLite, vanilla / vanilla_b / installed / using_shard,
+#                             11 rounds, the ORM table, the selector and the
+#                             targets on stdout (under a minute); writes nothing
+#   bench/run.sh --only sqlite|mysql, --rounds N, --out FILE, --no-profile,
+#                --variants A,B,... (their baselines added), --no-conns, --no-fanout
 #   bench/run.sh --allshards-memory [--backend sqlite|mysql|both] [--rows N] [--lib DIR]
 #                             memory of all_shards() iteration, 4 shards x 25,000
 #                             rows (bench/allshards_memory.py); prints, writes nothing

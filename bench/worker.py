@@ -17,8 +17,15 @@ Variants (the "kind" of the setup command):
              'placement' (a router that looks the model up in a placement map)
              and ctx 'router_shard' (that router reading a thread-local shard
              number set by a minimal context manager around each operation);
-             shim: djpatch_multidb.install() instead, its router from the
-             MULTIDB_* settings, ctx 'using_shard'
+             router 'oneline': a router whose every method is one line
+             (db_for_read/db_for_write return 'default'), the least any
+             router costs; shim: djpatch_multidb.install() instead, its
+             router from the MULTIDB_* settings, ctx 'using_shard'
+
+The library is found through its public names (djpatch_multidb.install,
+using_shard, connections, ...); the few internal functions measured alone
+(the alias resolution of the ORM path, the selector stack) are looked up in
+each module they have lived in (library_function()).
 
 Python 2.6/2.7.
 """
@@ -138,6 +145,67 @@ class PlacementRouter(object):
         return None
 
 
+class OneLineRouter(object):
+    """The cheapest useful Django 1.11 router: every method one line."""
+
+    def db_for_read(self, model, **hints):
+        return 'default'
+
+    def db_for_write(self, model, **hints):
+        return 'default'
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return None
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return None
+
+
+# ---------------------------------------------------------------- the library's internals
+# Where the internal functions measured alone live, newest layout first.
+ROUTING_MODULES = ('djpatch_multidb.routing.precedence', 'djpatch_multidb.routing')
+SELECTOR_MODULES = ('djpatch_multidb.context.selector', 'djpatch_multidb.selector')
+PROXY_MODULES = ('djpatch_multidb.routing.proxy', 'djpatch_multidb.proxy')
+ORM_PATCH_MODULES = ('djpatch_multidb.patched.orm', 'djpatch_multidb.orm_patches')
+SYNCDB_MODULES = ('djpatch_multidb.routing.syncdb', 'djpatch_multidb.syncdb')
+
+
+def selector_modules():
+    """SELECTOR_MODULES, the module the public using_shard comes from first."""
+    import djpatch_multidb
+    return (djpatch_multidb.using_shard.__module__,) + SELECTOR_MODULES
+
+
+def library_function(name, modules):
+    """``name`` from the first of ``modules`` that has it, preferring those
+    the library has already imported (the ones its own code calls, should an
+    old and a new copy both be importable while it is being moved);
+    ImportError naming every module tried when none does."""
+    for module in modules:
+        value = getattr(sys.modules.get(module), name, None)
+        if value is not None:
+            return value
+    tried = []
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            tried.append('%s (%s)' % (module, sys.exc_info()[1]))
+            continue
+        value = getattr(sys.modules[module], name, None)
+        if value is not None:
+            return value
+        tried.append('%s (no %s)' % (module, name))
+    raise ImportError('%s not found: %s' % (name, '; '.join(tried)))
+
+
+def optional_function(name, modules):
+    try:
+        return library_function(name, modules)
+    except ImportError:
+        return None
+
+
 # ---------------------------------------------------------------- the worker
 class Worker(object):
 
@@ -196,10 +264,14 @@ class Worker(object):
             if cfg.get('shim'):    # the library's router, from the MULTIDB_* settings
                 extra = {'MULTIDB_SHARDS': cfg.get('shards', {}),
                          'MULTIDB_MODELS': cfg.get('models', {})}
-            if cfg.get('router'):
+            if cfg.get('router') == 'placement':
                 PlacementRouter.placement = dict(cfg.get('placement', {}))
                 PlacementRouter.shards = dict(cfg.get('shards', {}))
                 routers = [PlacementRouter()]
+            elif cfg.get('router') == 'oneline':
+                routers = [OneLineRouter()]
+            elif cfg.get('router'):
+                raise ValueError('unknown router %r' % (cfg['router'],))
             settings.configure(DATABASES=databases, DATABASE_ROUTERS=routers,
                                INSTALLED_APPS=apps, DEBUG=False, USE_TZ=False, **extra)
             import django
@@ -245,13 +317,14 @@ class Worker(object):
         if kind == 'vanilla':
             call_command('syncdb', interactive=False, verbosity=0)
         elif kind == 'installed':
-            from djpatch_multidb import syncdb, using
+            from djpatch_multidb import using
+            create_tables = library_function('create_tables', SYNCDB_MODULES)
             for alias in sorted(self.cfg['databases']):
                 if self.cfg.get('syncdb_everywhere'):
                     with using(alias):
                         call_command('syncdb', interactive=False, verbosity=0)
                 else:
-                    syncdb.create_tables(alias, verbosity=0)
+                    create_tables(alias, verbosity=0)
         else:
             for alias in sorted(self.cfg['databases']):
                 call_command('migrate', run_syncdb=True, interactive=False, verbosity=0,
@@ -392,8 +465,18 @@ class Worker(object):
 
     # -- the selector alone -----------------------------------------------------
     def selector(self, n):
-        """Microseconds per call of what resolves the connection for one query."""
+        """Microseconds per call of what resolves the database of one query.
+
+        'alias': the alias of a read of Item as the ORM path asks the library
+        for it (routing's db_for(model, False), which the Django 1.0/1.1
+        patches and, on Django 1.2+, MultiDBRouter.db_for_read call), inside
+        the variant's block (entered once, around the loop) or with no context;
+        'router_alias': Django 1.11's router.db_for_read(Item) likewise;
+        'resolve': the connection of that alias (connections[...]);
+        'context_alias': the selector's innermost-context lookup alone.
+        Each is checked to give the variant's target alias first."""
         kind = self.cfg['kind']
+        target = self.cfg.get('target', 'default')
         Item = self.Item
         out = {}
         r = range(n)
@@ -405,106 +488,125 @@ class Worker(object):
         def per_call(t):
             return max(t - empty, 0.0) / n * 1e6
 
+        def check(what, got):
+            if got != target:
+                raise AssertionError('%s gave %r, expected %r' % (what, got, target))
+
         if kind == 'vanilla':
             from django.db import connection
             t0 = now()
             for _ in r:
                 connection.ops
             out['connection_attr'] = per_call(now() - t0)
-        elif kind == 'installed':
-            from djpatch_multidb import routing, using_shard
-            from djpatch_multidb.connections import connections
-            from django.db import connection
-            db_for = routing.db_for
-            number = self.cfg.get('shard_number', 1)
-            block = self.ctx and self.ctx() or None
-            if block is not None:
-                block.__enter__()
-            try:
+            return out
+
+        library = kind == 'installed' or self.cfg.get('shim')
+        db_for = context_alias = None
+        if library:
+            import djpatch_multidb
+            connections = djpatch_multidb.connections
+            db_for = library_function('db_for', ROUTING_MODULES)
+            context_alias = optional_function('context_alias', selector_modules())
+        if kind != 'installed':
+            from django.db import connections, router
+        from django.db import connection
+        block = self.ctx and self.ctx() or None
+        if block is not None:
+            block.__enter__()
+        try:
+            if db_for is not None:
+                check('db_for(Item, False)', db_for(Item, False))
+                t0 = now()
+                for _ in r:
+                    db_for(Item, False)
+                out['alias'] = per_call(now() - t0)
                 t0 = now()
                 for _ in r:
                     connections[db_for(Item, False)]
                 out['resolve'] = per_call(now() - t0)
+            if context_alias is not None and block is not None:
+                check('context_alias(Item)', context_alias(Item))
                 t0 = now()
                 for _ in r:
-                    connection.ops
-                out['connection_attr'] = per_call(now() - t0)
-            finally:
-                if block is not None:
-                    block.__exit__(None, None, None)
-            if self.ctx is not None:
+                    context_alias(Item)
+                out['context_alias'] = per_call(now() - t0)
+            if kind != 'installed':
+                check('router.db_for_read(Item)', router.db_for_read(Item))
                 t0 = now()
                 for _ in r:
-                    with using_shard(number):
-                        connections[db_for(Item, False)]
-                out['resolve_with_block'] = per_call(now() - t0)
-                t0 = now()
-                for _ in r:
-                    with using_shard(number):
-                        pass
-                out['shard_block'] = per_call(now() - t0)
-            else:
-                # Pieces of the library's per-query path, for the profile notes.
-                from djpatch_multidb import selector as sel_module
-                from djpatch_multidb.proxy import QueryConnection
-                run_in = sel_module.run_in
-                noop = _noop
-                t0 = now()
-                for _ in r:
-                    noop()
-                call = now() - t0
-                t0 = now()
-                for _ in r:
-                    run_in('default', None, noop)
-                out['run_in'] = per_call(now() - t0 - call + empty)
-                qc = QueryConnection('default')
-                t0 = now()
-                for _ in r:
-                    qc.ops
-                out['query_connection_attr'] = per_call(now() - t0)
-                try:
-                    from djpatch_multidb.orm_patches import _remembering
-                except ImportError:
-                    _remembering = None
-                if _remembering is not None:
-                    rows = [_Plain() for _ in range(100)]
-                    rounds = range(max(n // 100, 1))
-                    t0 = now()
-                    for _ in rounds:
-                        for o in rows:
-                            o.__dict__.pop('_state', None)
-                        list(iter(rows))
-                    base = now() - t0
-                    t0 = now()
-                    for _ in rounds:
-                        for o in rows:
-                            o.__dict__.pop('_state', None)
-                        list(_remembering(iter(rows), 'default', False))
-                    out['remember_per_row'] = max(now() - t0 - base, 0.0) / len(rounds) / 100 * 1e6
-        else:
-            from django.db import connections, router, connection
-            block = self.ctx and self.ctx() or None
-            if block is not None:
-                block.__enter__()
-            try:
+                    router.db_for_read(Item)
+                out['router_alias'] = per_call(now() - t0)
                 t0 = now()
                 for _ in r:
                     connections[router.db_for_read(Item)]
-                out['resolve'] = per_call(now() - t0)
+                out['router_resolve'] = per_call(now() - t0)
+            t0 = now()
+            for _ in r:
+                connection.ops
+            out['connection_attr'] = per_call(now() - t0)
+        finally:
+            if block is not None:
+                block.__exit__(None, None, None)
+        ctx = self.ctx
+        if ctx is not None:
+            if db_for is not None:
                 t0 = now()
                 for _ in r:
-                    connection.ops
-                out['connection_attr'] = per_call(now() - t0)
-            finally:
-                if block is not None:
-                    block.__exit__(None, None, None)
-            if self.ctx is not None:
+                    with ctx():
+                        db_for(Item, False)
+                out['alias_with_block'] = per_call(now() - t0)
+            else:
                 t0 = now()
                 for _ in r:
-                    with self.ctx():
-                        connections[router.db_for_read(Item)]
-                out['resolve_with_block'] = per_call(now() - t0)
+                    with ctx():
+                        router.db_for_read(Item)
+                out['alias_with_block'] = per_call(now() - t0)
+            t0 = now()
+            for _ in r:
+                with ctx():
+                    pass
+            out['shard_block'] = per_call(now() - t0)
+        elif kind == 'installed':
+            self._library_pieces(n, r, empty, per_call, out)
         return out
+
+    def _library_pieces(self, n, r, empty, per_call, out):
+        """Pieces of the library's per-query path on Django 1.0/1.1, for the
+        profile notes; each skipped when the library no longer has it."""
+        run_in = optional_function('run_in', selector_modules())
+        if run_in is not None:
+            noop = _noop
+            t0 = now()
+            for _ in r:
+                noop()
+            call = now() - t0
+            t0 = now()
+            for _ in r:
+                run_in('default', None, noop)
+            out['run_in'] = per_call(now() - t0 - call + empty)
+        QueryConnection = optional_function('QueryConnection', PROXY_MODULES)
+        if QueryConnection is not None:
+            qc = QueryConnection('default')
+            t0 = now()
+            for _ in r:
+                qc.ops
+            out['query_connection_attr'] = per_call(now() - t0)
+        _remembering = optional_function('_remembering', ORM_PATCH_MODULES)
+        if _remembering is not None:
+            rows = [_Plain() for _ in range(100)]
+            rounds = range(max(n // 100, 1))
+            t0 = now()
+            for _ in rounds:
+                for o in rows:
+                    o.__dict__.pop('_state', None)
+                list(iter(rows))
+            base = now() - t0
+            t0 = now()
+            for _ in rounds:
+                for o in rows:
+                    o.__dict__.pop('_state', None)
+                list(_remembering(iter(rows), 'default', False))
+            out['remember_per_row'] = max(now() - t0 - base, 0.0) / len(rounds) / 100 * 1e6
 
     # -- profile ----------------------------------------------------------------
     def profile(self, n, m, top):

@@ -13,17 +13,17 @@ import atexit
 import sys
 import types
 
-from djpatch_multidb.errors import (CommitError, ConnectionDoesNotExist, CrossDatabaseQuery,
+from djpatch_multidb.base.errors import (CommitError, ConnectionDoesNotExist, CrossDatabaseQuery,
                                     ReadOnlyError, ShardKeyError, ShardNotSelected,
                                     ShardQueryError)
 from djpatch_multidb.installation import install, is_installed, uninstall
-from djpatch_multidb.selector import readonly, resharding, using, using_shard, using_shard_for
-from djpatch_multidb.connections import connections
-from djpatch_multidb.proxy import connection
-from djpatch_multidb.replicas import use_primary
-from djpatch_multidb.transactions import atomic
-from djpatch_multidb.shardkeys import shard_for
-from djpatch_multidb.commands import hint_if_not_installed as _hint
+from djpatch_multidb.context.selector import readonly, resharding, using, using_shard, using_shard_for
+from djpatch_multidb.db.connections import connections
+from djpatch_multidb.routing.proxy import connection
+from djpatch_multidb.routing.replicas import use_primary
+from djpatch_multidb.api.transactions import atomic
+from djpatch_multidb.base.shardkeys import shard_for
+from djpatch_multidb.patched.commands import hint_if_not_installed as _hint
 
 atexit.register(_hint)   # --database given but install() never called: say so
 
@@ -42,10 +42,10 @@ class _Package(types.ModuleType):
 
     def __getattr__(self, name):
         if name in ('MultiDBManager', 'MultiDBQuerySet'):
-            from djpatch_multidb import managers
+            from djpatch_multidb.api import managers
             value = getattr(managers, name)
         elif name == 'ShardedIdField':
-            from djpatch_multidb.ids import ShardedIdField as value
+            from djpatch_multidb.api.ids import ShardedIdField as value
         else:
             raise AttributeError("module 'djpatch_multidb' has no attribute %r" % (name,))
         setattr(self, name, value)

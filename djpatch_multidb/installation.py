@@ -1,10 +1,11 @@
 """install(), uninstall() and is_installed(): walking the registry."""
 import threading
 
-from djpatch_multidb import versions
+from djpatch_multidb.base import patcher as patching
+from djpatch_multidb.base import versions
+from djpatch_multidb.base.patcher import Patcher
 
 _lock = threading.RLock()
-_patcher = None
 
 
 def install():
@@ -17,62 +18,50 @@ def install():
     they are.  Raises ImproperlyConfigured on a Django version it does not
     support.
     """
-    global _patcher
     versions.check_supported()
     _lock.acquire()
     try:
-        if _patcher is not None:
+        if patching.active[0] is not None:
             return
-        from djpatch_multidb.patcher import Patcher
-        from djpatch_multidb import registry
         version = versions.django_version()
-        patcher = Patcher(registry.records(version), version)
+        patcher = Patcher(records(version), version)
         patcher.install()
-        _patcher = patcher
+        patching.active[0] = patcher
         if versions.is_native(version):
-            from djpatch_multidb import native
-            native.settle_if_ready()
+            from djpatch_multidb.native import settle
+            settle.settle_if_ready()
     finally:
         _lock.release()
 
 
 def uninstall():
     """Put back every patched attribute exactly.  Raises RuntimeError if not installed."""
-    global _patcher
     _lock.acquire()
     try:
-        if _patcher is None:
+        if patching.active[0] is None:
             raise RuntimeError('djpatch_multidb.uninstall() was called, but install() was not.')
-        _patcher.uninstall()
-        _patcher = None
+        patching.active[0].uninstall()
+        patching.active[0] = None
         if versions.is_native():
-            from djpatch_multidb import native
-            native.unsettle()
+            from djpatch_multidb.native import settle
+            settle.unsettle()
     finally:
         _lock.release()
 
 
-def is_installed():
-    return _patcher is not None
+def records(version):
+    """The records for Django ``version``: patched.registry's on Django 1.0/1.1,
+    native.registry's from 1.2 on."""
+    # Imported here, not at the top: the package is imported by settings.py
+    # before Django's settings exist (see djpatch_multidb/__init__.py).
+    if versions.is_native(version):
+        from djpatch_multidb.native import registry
+        return registry.NATIVE
+    from djpatch_multidb.patched import registry
+    return registry.REGISTRY
 
 
-def patcher_tick():
-    """Apply records whose modules have finished loading since the last look."""
-    patcher = _patcher
-    if patcher is not None:
-        patcher.tick()
-
-
-def applied_patches():
-    """The records in force now (for the status command and the tests)."""
-    patcher = _patcher
-    if patcher is None:
-        return []
-    return list(patcher.applied)
-
-
-def pending_patches():
-    patcher = _patcher
-    if patcher is None:
-        return []
-    return list(patcher.pending)
+is_installed = patching.is_installed
+patcher_tick = patching.tick
+applied_patches = patching.applied_records
+pending_patches = patching.pending_records

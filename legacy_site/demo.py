@@ -8,7 +8,9 @@ SQLite (the default) keeps its files in legacy_site/var/ (--check: a temporary
 folder); the replica alias reads the same file as 'default'.  --mysql starts
 MariaDB servers of its own on 127.0.0.1: a primary for 'default' and 'blogdb'
 with a binary log, a replica of it with real replication, and two servers
-holding two shards each.  Everything it started stops when it does.
+holding two shards each.  Everything it started (the runserver process, the
+MariaDB servers, temporary folders) stops when it does: on Ctrl-C (SIGINT),
+SIGTERM or SIGHUP alike.
 """
 import optparse
 import os
@@ -34,6 +36,47 @@ PRIMARIES = ['default', 'ids', 'blogdb'] + SHARDS
 DB_PASSWORD = 'demo-Pa55'
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as Ctrl-C does."""
+
+
+def stop_on_signal(signum, frame):
+    raise Stopped('signal %d' % signum)
+
+
+def stop_on_signals():
+    """SIGTERM and SIGHUP take the way out Ctrl-C takes: every finally: runs."""
+    for name in ('SIGTERM', 'SIGHUP'):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop_on_signal)
+
+
+def run_child(command, **kwargs):
+    """subprocess.call(), but the child stops too when this process is stopped."""
+    process = subprocess.Popen(command, **kwargs)
+    try:
+        return process.wait()
+    except BaseException:
+        end_child(process, signal.SIGTERM)
+        raise
+
+
+def end_child(process, signum, grace=10):
+    """Send ``signum`` to a child, give it ``grace`` seconds, then kill it; reap it."""
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signum)
+    except OSError:
+        pass
+    deadline = time.time() + grace
+    while process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def log(message):
     sys.stderr.write('demo: %s\n' % message)
     sys.stderr.flush()
@@ -51,6 +94,7 @@ class Demo(object):
         else:
             self.var = options.var
         self.temporary = options.check
+        self.sql_log = None     # --check on SQLite: the statements the site runs (sqllog.py)
 
     # -- set-up ------------------------------------------------------------
     def environment(self):
@@ -62,11 +106,13 @@ class Demo(object):
             out.write('DATABASES = %r\n' % (self.databases,))
             out.close()
             env['LEGACY_SITE_DATABASES'] = path
+        if self.sql_log:
+            env['LEGACY_SITE_SQL_LOG'] = self.sql_log
         return env
 
     def manage(self, *args):
         command = [sys.executable, os.path.join(SITE, 'manage.py')] + list(args)
-        code = subprocess.call(command, env=self.environment(), cwd=SITE)
+        code = run_child(command, env=self.environment(), cwd=SITE)
         if code:
             raise SystemExit('demo: manage.py %s failed (exit %d)' % (' '.join(args), code))
 
@@ -136,21 +182,25 @@ class Demo(object):
         process = self.server_process(port)
         try:
             process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            process.wait()
+        except KeyboardInterrupt:     # Ctrl-C, SIGTERM, SIGHUP
+            end_child(process, signal.SIGINT)
+        finally:
+            end_child(process, signal.SIGTERM)
 
     def check(self):
         port = free_port()
+        if not self.options.mysql:
+            self.sql_log = os.path.join(self.var, 'statements.log')
+            open(self.sql_log, 'w').close()
         process = self.server_process(port)
+        self.sql_log = None     # the site's own statements only
         try:
             wait_for_http(port)
             from democheck import Checker
             checker = Checker('http://127.0.0.1:%d' % port, self)
             problems = checker.run()
         finally:
-            process.terminate()
-            process.wait()
+            end_child(process, signal.SIGTERM)
         status = subprocess.Popen(
             [sys.executable, os.path.join(SITE, 'manage.py'), 'multidb_status'],
             env=self.environment(), cwd=SITE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -246,6 +296,7 @@ def main(argv):
     options, args = parser.parse_args(argv)
     if args:
         parser.error('unexpected arguments: %s' % ' '.join(args))
+    stop_on_signals()
     demo = Demo(options)
     try:
         demo.setup()
@@ -258,7 +309,13 @@ def main(argv):
             return problems and 1 or 0
         demo.serve()
         return 0
+    except KeyboardInterrupt:
+        log('stopped (%s)' % (sys.exc_info()[1] or 'Ctrl-C'))
+        return 130
     finally:
+        for name in ('SIGTERM', 'SIGHUP'):     # a second one must not cut the clean-up short
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         demo.stop()
 
 

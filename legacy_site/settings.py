@@ -6,7 +6,7 @@ djpatch_multidb.install()
 
 SITE_ROOT = os.path.dirname(os.path.abspath(__file__))
 
-DEBUG = True            # each connection keeps its query log: the page footer shows it
+DEBUG = True            # each connection keeps its query log: the page footer counts it
 TEMPLATE_DEBUG = DEBUG
 
 ADMINS = ()
@@ -32,6 +32,9 @@ DATABASES = {
 }
 if os.environ.get('LEGACY_SITE_DATABASES'):
     exec(open(os.environ['LEGACY_SITE_DATABASES']).read())    # defines DATABASES
+if os.environ.get('LEGACY_SITE_SQL_LOG'):   # run_demo.sh --check: every SQLite statement
+    from sqllog import record_statements
+    record_statements(DATABASES)
 
 # Users, their profiles and their comments live on the shard of the user id
 # (user id % 4); the blog has its own database; everything else is on default.
@@ -64,9 +67,7 @@ DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'   # Django 3.2 and later ask
 # list is MIDDLEWARE_CLASSES, from 1.10 on MIDDLEWARE.  Each version ignores
 # the names it does not know (the loaders are each version's default ones).
 TEMPLATE_DIRS = (os.path.join(SITE_ROOT, 'templates'),)
-TEMPLATE_CONTEXT_PROCESSORS = (
-    'views.queries_per_alias',
-)
+TEMPLATE_CONTEXT_PROCESSORS = ()
 TEMPLATES = [{
     'BACKEND': 'django.template.backends.django.DjangoTemplates',
     'DIRS': list(TEMPLATE_DIRS),
@@ -74,6 +75,9 @@ TEMPLATES = [{
 }]
 MIDDLEWARE_CLASSES = (
     'django.middleware.common.CommonMiddleware',
+    # Innermost: counts the queries of the whole request, the templates' too,
+    # into the page footer (querycount.py).
+    'querycount.QueryCountMiddleware',
 )
 MIDDLEWARE = list(MIDDLEWARE_CLASSES)
 SILENCED_SYSTEM_CHECKS = [

@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 
-from djpatch_multidb import atomic, connections, shard_for
+from djpatch_multidb import atomic, shard_for
 
 from accounts.models import Comment, Member, Profile, Signup
 from blog.models import Entry
@@ -16,16 +16,6 @@ SHARDS = settings.MULTIDB_SHARDS['users']['SHARDS']
 
 def shard_alias(user_id):
     return shard_for(int(user_id), 'users')
-
-
-def queries_per_alias(request):
-    """Context processor: the queries each alias served for this request."""
-    served = []
-    for alias in sorted(settings.DATABASES):
-        count = len(connections[alias].queries)
-        if count:
-            served.append({'alias': alias, 'count': count})
-    return {'queries_per_alias': served}
 
 
 def dashboard(request):

@@ -3,7 +3,8 @@ from __future__ import absolute_import
 import unittest
 
 import harness
-from djpatch_multidb import connections, selector
+from djpatch_multidb import connections
+from djpatch_multidb.context import selector
 
 NATIVE = harness.NATIVE
 

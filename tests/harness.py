@@ -132,7 +132,7 @@ def create_tables():
             create_native_tables(alias, all_models())
         return
     from django.core.management import call_command
-    from djpatch_multidb import syncdb
+    from djpatch_multidb.routing import syncdb
     for alias in ALIASES:
         if not syncdb.is_replica(alias):
             call_command('syncdb', database=alias, verbosity=0, interactive=False)
@@ -164,7 +164,7 @@ def create_model_tables(alias, models):
     if NATIVE:
         create_native_tables(alias, models)
     else:
-        from djpatch_multidb import syncdb
+        from djpatch_multidb.routing import syncdb
         syncdb.create_tables(alias, verbosity=0, models=models)
 
 
@@ -344,7 +344,7 @@ def create_replication_tables():
     if NATIVE:
         create = create_native_tables
     else:
-        from djpatch_multidb import syncdb
+        from djpatch_multidb.routing import syncdb
 
         def create(alias, models):
             syncdb.create_tables(alias, verbosity=0, models=models)

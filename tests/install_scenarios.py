@@ -35,8 +35,8 @@ def import_django_db():
 
 def snapshot():
     """(record name, target object, attribute) -> the value in the owner's own dict."""
-    from djpatch_multidb.registry import REGISTRY
-    from djpatch_multidb.patcher import AliasSites
+    from djpatch_multidb.patched.registry import REGISTRY
+    from djpatch_multidb.base.patcher import AliasSites
     state = {}
     for record in REGISTRY:
         if isinstance(record, AliasSites):
@@ -300,7 +300,7 @@ def scenario_syncdb_all_databases_creates_each_databases_own_tables(workdir):
 def scenario_install_reads_no_setting(workdir):
     """install() with no settings at all: no error, nothing read, nothing opened."""
     import djpatch_multidb
-    from djpatch_multidb import config
+    from djpatch_multidb.base import config
     djpatch_multidb.install()
     assert config._current is None
     from django.conf import settings

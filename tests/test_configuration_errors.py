@@ -324,7 +324,7 @@ def scenario_the_legacy_password_shows_in_no_message_of_the_library(workdir):
               MULTIDB_MODELS={'notes.Memoo': 'other'})
     from django.conf import settings
     assert settings.DATABASE_PASSWORD == PASSWORD
-    from djpatch_multidb import config
+    from djpatch_multidb.base import config
     shown = [refused(create_memo)]
     cfg = config._current
     for db in cfg.databases.values():
@@ -385,7 +385,7 @@ class MisspeltShardGroups(ScenarioCase):
 
     def config_error(self, models, shards=None):
         from django.core.exceptions import ImproperlyConfigured
-        from djpatch_multidb.config import Config
+        from djpatch_multidb.base.config import Config
 
         class Settings(object):
             DATABASES = {'default': {'ENGINE': 'sqlite3', 'NAME': 'x'},

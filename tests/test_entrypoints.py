@@ -299,7 +299,7 @@ class LegacyCodeActsOnTheBlocksDatabase(DatabaseTest):
 
     @native_only
     def test_a_database_that_cannot_be_joined_leaves_the_block_rolled_back_and_nothing_open(self):
-        from djpatch_multidb import native
+        from djpatch_multidb.db.nativeconnections import in_transaction
         for name, block in django_blocks():
             def write(nick=name):
                 Author.objects.create(name=nick)
@@ -307,7 +307,7 @@ class LegacyCodeActsOnTheBlocksDatabase(DatabaseTest):
                     Author.objects.create(name=nick)
             self.assertRaises(Exception, block(write))
             self.assertEqual(harness.where_is('testapp_author', 'name', name), [], name)
-            self.assertFalse(native.in_transaction(), name)
+            self.assertFalse(in_transaction(), name)
             block(lambda nick=name: Tag.objects.create(label=nick))()
             self.assertOnlyOn('testapp_tag', 'label', name, 'blogdb')
 

@@ -11,7 +11,7 @@ import harness
 from base import DatabaseTest
 from djpatch_multidb import (ConnectionDoesNotExist, ShardNotSelected, connections, readonly,
                              using, using_shard)
-from djpatch_multidb.config import Config
+from djpatch_multidb.base.config import Config
 from testapp.models import Author, Entry, Note, Profile, Tag
 
 
@@ -85,7 +85,7 @@ class Passwords(DatabaseTest):
         self.assertFalse(harness.PASSWORD in text, text)
 
     def test_reprs_of_settings_and_connections_never_show_the_password(self):
-        from djpatch_multidb import config
+        from djpatch_multidb.base import config
         wrapper = connections['unreachable']
         shown = [repr(config.current().databases['unreachable']), repr(wrapper.__dict__),
                  repr(getattr(wrapper, 'settings_dict', None)),
@@ -104,7 +104,10 @@ class PasswordsEverywhere(DatabaseTest):
             from StringIO import StringIO
         except ImportError:   # Python 3
             from io import StringIO
-        from djpatch_multidb import ReadOnlyError, config, replicas, status
+        from djpatch_multidb import ReadOnlyError
+        from djpatch_multidb.management import status
+        from djpatch_multidb.base import config
+        from djpatch_multidb.routing import replicas
         seen = []
         log = StringIO()
         handler = logging.StreamHandler(log)
@@ -201,14 +204,14 @@ class SeveralShardGroups(DatabaseTest):
 
     def setUp(self):
         from django.conf import settings
-        from djpatch_multidb import config
+        from djpatch_multidb.base import config
         DatabaseTest.setUp(self)
         settings.MULTIDB_SHARDS = dict(harness.MULTIDB_SHARDS, archive=['shard2', 'shard3'])
         config.reload()
 
     def tearDown(self):
         from django.conf import settings
-        from djpatch_multidb import config
+        from djpatch_multidb.base import config
         settings.MULTIDB_SHARDS = harness.MULTIDB_SHARDS
         config.reload()
         DatabaseTest.tearDown(self)

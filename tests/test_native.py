@@ -20,14 +20,14 @@ class RouterIsInstalled(DatabaseTest):
     def test_the_router_is_first_in_database_routers_and_in_djangos_router(self):
         from django.conf import settings
         from django.db import router
-        from djpatch_multidb.router import MultiDBRouter
+        from djpatch_multidb.native.router import MultiDBRouter
         self.assertEqual(settings.DATABASE_ROUTERS[0], 'djpatch_multidb.router.MultiDBRouter')
         self.assertTrue(isinstance(router.routers[0], MultiDBRouter))
 
     def test_nothing_in_the_orm_is_patched(self):
         import djpatch_multidb
         from djpatch_multidb import installation
-        from djpatch_multidb.patcher import Connect
+        from djpatch_multidb.base.patcher import Connect
         names = [record.name for record in installation.applied_patches()
                  if not isinstance(record, Connect)]    # signal receivers change nothing
         self.assertTrue(djpatch_multidb.is_installed())
@@ -54,12 +54,12 @@ class FakeSettings(object):
 class SettingsAreSettledForThisDjango(unittest.TestCase):
 
     def settle(self, **entries):
-        from djpatch_multidb import native
-        return native.databases_from(FakeSettings(DATABASES=entries,
+        from djpatch_multidb.native import settle
+        return settle.databases_from(FakeSettings(DATABASES=entries,
                                                   MULTIDB_REPLICAS={'default': ['r']}))
 
     def test_test_mirror_is_understood_in_both_spellings(self):
-        from djpatch_multidb import versions
+        from djpatch_multidb.base import versions
         style = versions.feature('test_settings')
         for spelling in ({'TEST_MIRROR': 'default'}, {'TEST': {'MIRROR': 'default'}}):
             entry = dict({'ENGINE': 'sqlite3', 'NAME': 'r.db'}, **spelling)
@@ -70,8 +70,8 @@ class SettingsAreSettledForThisDjango(unittest.TestCase):
                 self.assertEqual(settled['TEST_MIRROR'], 'default', (spelling, settled))
 
     def test_legacy_database_settings_become_databases(self):
-        from djpatch_multidb import native
-        settled = native.databases_from(FakeSettings(
+        from djpatch_multidb.native import settle
+        settled = settle.databases_from(FakeSettings(
             DATABASES={}, DATABASE_ENGINE='mysql', DATABASE_NAME='legacy',
             DATABASE_USER='u', DATABASE_PASSWORD=harness.PASSWORD, DATABASE_HOST='db1'))
         self.assertEqual(settled['default']['ENGINE'], 'django.db.backends.mysql')
@@ -93,7 +93,7 @@ class RouterAnswers(DatabaseTest):
 
     def setUp(self):
         DatabaseTest.setUp(self)
-        from djpatch_multidb.router import MultiDBRouter
+        from djpatch_multidb.native.router import MultiDBRouter
         self.router = MultiDBRouter()
 
     def test_db_for_read_and_write_follow_placement_and_contexts(self):
@@ -199,7 +199,7 @@ class ReadOnlyCoversNamedDatabases(DatabaseTest):
 
     def test_the_save_guard_listens_only_while_a_readonly_block_is_open(self):
         from django.db.models import signals
-        from djpatch_multidb.native import refuse_in_readonly
+        from djpatch_multidb.native.writeguard import refuse_in_readonly
 
         def listening(signal):
             return bool([entry for entry in signal.receivers if refuse_in_readonly in entry])
@@ -239,13 +239,13 @@ class ReadsAfterWritesAndInTransactions(DatabaseTest):
     def setUp(self):
         DatabaseTest.setUp(self)
         from django.conf import settings
-        from djpatch_multidb import replicas
+        from djpatch_multidb.routing import replicas
         settings.MULTIDB_READ_FROM_REPLICAS = True
         replicas.clear_thread()
 
     def tearDown(self):
         from django.conf import settings
-        from djpatch_multidb import replicas
+        from djpatch_multidb.routing import replicas
         settings.MULTIDB_READ_FROM_REPLICAS = False
         replicas.clear_thread()
         DatabaseTest.tearDown(self)
@@ -264,7 +264,8 @@ class ReadsAfterWritesAndInTransactions(DatabaseTest):
 class TheProjectsOwnRouters(unittest.TestCase):
 
     def test_allow_migrate_is_called_the_way_the_router_is_written(self):
-        from djpatch_multidb import config, routing
+        from djpatch_multidb.base import config
+        from djpatch_multidb.routing import precedence
         calls = []
 
         class NewStyle(object):
@@ -280,7 +281,7 @@ class TheProjectsOwnRouters(unittest.TestCase):
         saved = cfg._routers
         cfg._routers = [NewStyle(), OldStyle()]
         try:
-            routing.ask_table_routers(cfg, 'blogdb', Entry)
+            precedence.ask_table_routers(cfg, 'blogdb', Entry)
         finally:
             cfg._routers = saved
         self.assertEqual(calls, [('blogdb', 'testapp', 'entry', Entry), ('blogdb', Entry)])
@@ -327,7 +328,7 @@ class ExportedSettings(DatabaseTest):
     """multidb_export_settings (on every version: it is how a site plans its upgrade)."""
 
     def export(self):
-        from djpatch_multidb import export
+        from djpatch_multidb.management import export
         return export.settings_text(), export.router_text()
 
     def test_the_settings_name_every_alias_with_a_dotted_engine_and_no_password(self):

@@ -114,7 +114,7 @@ class RawSQLFollowsPlacement(DatabaseTest):
         self.assertOnlyOn('testapp_entry', 'title', 'off', 'default')
 
     def test_orm_queries_never_look_at_their_sql(self):
-        from djpatch_multidb import rawsql
+        from djpatch_multidb.routing import rawsql
         seen = []
         original = rawsql.route
 

@@ -13,7 +13,8 @@ from nose.plugins.skip import SkipTest
 
 import harness
 from base import DatabaseTest, patched_only
-from djpatch_multidb import connections, selector, using_shard
+from djpatch_multidb import connections, using_shard
+from djpatch_multidb.context import selector
 from testapp.models import Profile
 
 THREADS = 16

@@ -18,7 +18,10 @@ from nose.plugins.skip import SkipTest
 
 import harness
 from base import patched_only
-from djpatch_multidb import config, connections, readonly, replicas, selector, use_primary, using
+from djpatch_multidb import connections, readonly, use_primary, using
+from djpatch_multidb.base import config
+from djpatch_multidb.routing import replicas
+from djpatch_multidb.context import selector
 
 PRIMARY = harness.REPL_PRIMARY
 REPLICAS = list(harness.REPL_REPLICAS)
@@ -360,7 +363,7 @@ class Pinning(ReplicaTest):
         """One request through PinningMiddleware, with Django's request signals."""
         from django.core import signals
         from django.http import HttpRequest
-        from djpatch_multidb.middleware import PinningMiddleware
+        from djpatch_multidb.api.middleware import PinningMiddleware
         signals.request_started.send(sender=None)
         try:
             request = HttpRequest()
@@ -376,7 +379,7 @@ class Pinning(ReplicaTest):
     def test_read_your_writes_in_the_request_and_after_the_redirect(self):
         from django.http import HttpResponse, HttpResponseRedirect
         from replapp.models import Reading
-        from djpatch_multidb.middleware import COOKIE_NAME
+        from djpatch_multidb.api.middleware import COOKIE_NAME
         self.set(MULTIDB_READ_FROM_REPLICAS=True, SECRET_KEY='test-secret')
         harness.execute(PRIMARY, "INSERT INTO replapp_reading (name) VALUES ('old')")
         if harness.BACKEND == 'mysql':
@@ -420,7 +423,7 @@ class Pinning(ReplicaTest):
         self.assertFalse(COOKIE_NAME in response.cookies)
 
     def test_cookie_signature_and_expiry(self):
-        from djpatch_multidb.middleware import sign, unsign
+        from djpatch_multidb.api.middleware import sign, unsign
         self.set(SECRET_KEY='one')
         value = sign([PRIMARY, 'default'], time.time() + 15)
         self.assertEqual(unsign(value), ['default', PRIMARY])
@@ -433,7 +436,7 @@ class Pinning(ReplicaTest):
     def test_pins_last_for_the_pin_seconds(self):
         from django.http import HttpResponse
         from replapp.models import Reading
-        from djpatch_multidb.middleware import COOKIE_NAME
+        from djpatch_multidb.api.middleware import COOKIE_NAME
         self.set(MULTIDB_READ_FROM_REPLICAS=True, MULTIDB_PIN_SECONDS=1)
 
         def write(request):

@@ -10,7 +10,7 @@ import harness
 from base import DatabaseTest, patched_only
 from djpatch_multidb import (CrossDatabaseQuery, ShardKeyError, connections, using_shard,
                              using_shard_for)
-from djpatch_multidb.shardkeys import crc32, mod
+from djpatch_multidb.base.shardkeys import crc32, mod
 from testapp.models import Account, Author, Note, Post, Profile
 
 
@@ -59,7 +59,7 @@ class ShardKeys(DatabaseTest):
 
     def test_a_dotted_key_function_is_used_and_its_bad_answers_refused(self):
         from django.conf import settings
-        from djpatch_multidb import config
+        from djpatch_multidb.base import config
         saved = settings.MULTIDB_SHARDS
         try:
             settings.MULTIDB_SHARDS = {'users': {'SHARDS': harness.SHARDS, 'KEY': 'keyfunctions.by_length'}}
@@ -278,7 +278,7 @@ class KeysNeverReachSQL(DatabaseTest):
 
     def test_a_shard_key_from_request_data_only_picks_the_shard(self):
         from django.conf import settings
-        from djpatch_multidb import config
+        from djpatch_multidb.base import config
         saved = settings.MULTIDB_SHARDS
         evil = "7'; DROP TABLE testapp_profile; --"
         settings.MULTIDB_SHARDS = {'users': {'SHARDS': harness.SHARDS, 'KEY': 'crc32'}}

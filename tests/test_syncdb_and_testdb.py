@@ -579,7 +579,7 @@ class ImportingTheTestsPackage(unittest.TestCase):
         code = ('import sys; before = list(sys.path); import tests; '
                 'from django.conf import settings; '
                 'print(settings.configured, sys.path == before, '
-                '"djpatch_multidb.registry" in sys.modules)')
+                '"djpatch_multidb.patched.registry" in sys.modules)')
         env = dict(os.environ)
         env.pop('DJANGO_SETTINGS_MODULE', None)
         process = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT, env=env,

@@ -19,7 +19,9 @@ from nose.plugins.skip import SkipTest
 
 import harness
 from base import DatabaseTest, patched_only
-from djpatch_multidb import CommitError, config, connections, xa
+from djpatch_multidb import CommitError, connections
+from djpatch_multidb.base import config
+from djpatch_multidb.db import xa
 from mariadb_server import FaultProxy
 from testapp.models import Profile
 

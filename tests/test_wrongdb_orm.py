@@ -9,7 +9,8 @@ import harness
 from base import DatabaseTest, commit_unless_managed, patched_only
 from django.db import transaction
 from django.db.models import Q, signals
-from djpatch_multidb import CrossDatabaseQuery, config, connections, using_shard
+from djpatch_multidb import CrossDatabaseQuery, connections, using_shard
+from djpatch_multidb.base import config
 from testapp.models import Account, Author, Entry, Note, Post, Profile, Tag
 
 

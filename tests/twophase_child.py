@@ -31,7 +31,7 @@ def main(stop_at):
         DEBUG=False,
     )
     from django.db import transaction
-    from djpatch_multidb import xa
+    from djpatch_multidb.db import xa
     from testapp.models import Profile
 
     def stop(branches):

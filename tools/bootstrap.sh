@@ -46,6 +46,8 @@ set -o pipefail
 # pynose is a Python 3.10+-compatible fork of nose 1.3.7 that installs the
 # same "nose" module (python -m nose, nose.plugins.skip.SkipTest, package and
 # module fixtures, the same summary lines).
+# import-linter (Python 3 only) checks the package's layer contract
+# (.importlinter) for ./run_tests.sh.
 # Django 1.4.22's setup.py refuses bdist_wheel on purpose, so pip prints
 # "Failed building wheel for Django" and installs it the legacy way: harmless.
 STACKS='
@@ -53,7 +55,7 @@ STACKS='
 1.4   python2.7  Django==1.4.22 nose==1.3.7 mysqlclient==1.4.6
 1.8   python2.7  Django==1.8.19 nose==1.3.7 mysqlclient==1.4.6
 1.11  python2.7  Django==1.11.29 nose==1.3.7 mysqlclient==1.4.6
-4.2   python3    Django>=4.2,<4.3 pynose==1.5.5 mysqlclient==2.2.8
+4.2   python3    Django>=4.2,<4.3 pynose==1.5.5 mysqlclient==2.2.8 import-linter==2.17
 '
 STACK=${DJPATCH_MULTIDB_STACK:-1.1}
 STACK_PY=$(printf '%s\n' "$STACKS" | awk -v n="$STACK" '$1 == n { print $2 }')

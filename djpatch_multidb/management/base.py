@@ -1,8 +1,8 @@
 """MultiDBCommand: one spelling of a management command for Django 1.0 to 4.2."""
 from django.core.management.base import BaseCommand
 
-from djpatch_multidb import versions
-from djpatch_multidb.compat import command_options
+from djpatch_multidb.base import versions
+from djpatch_multidb.base.compat import command_options
 
 
 class MultiDBCommand(BaseCommand):

@@ -17,7 +17,7 @@ class Command(MultiDBCommand):
 
     def handle(self, *args, **options):
         import sys
-        from djpatch_multidb import export
+        from djpatch_multidb.management import export
         module = options.get('router_module') or 'multidb_router'
         out = getattr(self, 'stdout', None) or sys.stdout
         out.write(export.settings_text(module=module))

@@ -1,0 +1,61 @@
+"""A queryset bound to an alias, and the alias a queryset reads or writes:
+what the ORM's replacements (orm.py) and the checks across databases
+(relations.py) both use.
+"""
+from djpatch_multidb.base import config
+from djpatch_multidb.context import selector
+from djpatch_multidb.db.connections import connections
+from djpatch_multidb.routing import precedence
+from djpatch_multidb.routing.proxy import QueryConnection, query_forces_primary, query_route
+
+
+def bound_view(queryset, alias, force=False):
+    """``queryset`` itself if it is bound to ``alias``; else a shallow copy that is.
+
+    The copy shares the query's internals, so running it is running the
+    queryset itself, only on ``alias``; the queryset is not changed, which
+    matters for querysets shared between threads.
+    """
+    conn = queryset.query.connection
+    if not force and conn.__dict__.get('djpatch_alias') == alias:
+        return queryset
+    query = queryset.query
+    bound_query = query.__class__.__new__(query.__class__)
+    bound_query.__dict__.update(query.__dict__)
+    if config.current().primary_for(alias) == alias:
+        bound_query.connection = connections[alias]   # its own wrapper: no stand-in per access
+    else:
+        explicit = isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
+        bound_query.connection = QueryConnection(alias, chosen=not explicit)
+    view = queryset.__class__.__new__(queryset.__class__)
+    view.__dict__.update(queryset.__dict__)
+    view.query = bound_query
+    return view
+
+
+def unrouted(queryset):
+    """Whether nothing sends this queryset anywhere but 'default' right now: no
+    choice of its own, no context open, no placement, router or replica.  The
+    replacements then run Django's code as it is, since django.db.connection
+    already means 'default'."""
+    conn = queryset.query.connection
+    return (conn.__class__ is not QueryConnection and 'djpatch_alias' not in conn.__dict__
+            and selector.is_idle() and config.current().routes_nothing_away(queryset.model))
+
+
+def read_alias(queryset):
+    alias, readonly = query_route(queryset.query)
+    return precedence.db_for(queryset.model, False, alias, readonly,
+                          primary=query_forces_primary(queryset.query))
+
+
+def write_alias(queryset, operation):
+    alias, readonly = query_route(queryset.query)
+    return precedence.db_for(queryset.model, True, alias, readonly, operation=operation)
+
+
+def family(model):
+    """A model and the parents a save also writes (multi-table inheritance)."""
+    models = [model]
+    models.extend(model._meta.get_parent_list())
+    return frozenset(models)

@@ -1,0 +1,268 @@
+"""Connection objects that stand for "whichever connection is selected".
+
+``ConnectionProxy`` replaces ``django.db.connection`` (and the module copies of
+it): every attribute access goes to this thread's wrapper for the alias the
+selector chooses now, the shape of Django 1.2's DefaultConnectionProxy.
+
+``QueryConnection`` is what a routed queryset's ``query.connection`` holds: the
+queryset's own choice (an alias, or readonly with the alias still open),
+which survives ``Query.clone()`` because Django copies ``connection``.
+
+``TransactionConnection`` replaces ``django.db.transaction.connection``: its
+``_commit()`` and ``_rollback()`` reach every connection this thread has
+pending work on; everything else goes to the selected connection.
+"""
+import sys
+
+from djpatch_multidb.base import config
+from djpatch_multidb.base.compat import reraise
+from djpatch_multidb.base.errors import ReadOnlyError
+from djpatch_multidb.context import selector
+from djpatch_multidb.db.connections import connections
+from djpatch_multidb.routing import precedence, rawsql
+
+
+# What the ORM reads of django.db.connection while it builds every query
+# (ops.quote_name, operators[lookup], features): objects of the backend, not of one
+# connection, for the backends named here.  When every alias uses one of them,
+# the module-level proxy keeps them as plain attributes after the first access,
+# so those reads skip the lookup (config.reload() forgets them).
+SHARED_ATTRIBUTES = ('ops', 'operators', 'features')
+SHARED_BACKENDS = ('sqlite3', 'mysql')
+
+
+class ConnectionProxy(object):
+    """django.db.connection: the selected connection, looked up on every access."""
+
+    def __getattr__(self, name):
+        if selector.is_idle():  # the common case, kept short: 'default'
+            value = getattr(connections.default(), name)
+            if name == 'cursor' and type(self) is ConnectionProxy:
+                # raw SQL outside any block follows MULTIDB_MODELS (rawsql.py)
+                return rawsql.cursor_method(value, sys._getframe(1).f_globals.get('__name__') or '')
+        else:
+            alias = precedence.raw_alias()
+            value = getattr(connections[alias], name)
+            if name == 'cursor' and selector.is_readonly() and \
+                    not isinstance(selector.raw_entry(), selector.Frame):
+                return _readonly_cursor(value, alias)
+            if name == 'cursor' and type(self) is ConnectionProxy and \
+                    getattr(selector.raw_entry(), 'raw_follows_tables', False):
+                # a save's or delete's signal handlers, no block of the caller's open
+                return rawsql.cursor_method(value, sys._getframe(1).f_globals.get('__name__') or '')
+        if name in SHARED_ATTRIBUTES and type(self) is ConnectionProxy and _shared():
+            self.__dict__[name] = value
+        return value
+
+    def __setattr__(self, name, value):
+        setattr(connections[precedence.raw_alias()], name, value)
+
+    def __delattr__(self, name):
+        delattr(connections[precedence.raw_alias()], name)
+
+    def __repr__(self):
+        return '<djpatch_multidb connection proxy, now %r>' % (precedence.raw_alias(),)
+
+
+# What django.db.connection runs inside readonly(): statements that read,
+# by their first word.  Everything else (INSERT, UPDATE, DELETE, REPLACE,
+# CREATE, DROP, ALTER, TRUNCATE, CALL, LOAD, ...) is refused before it is sent.
+READ_STATEMENTS = ('SELECT', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'PRAGMA', 'WITH', 'SET',
+                   'VALUES', 'USE', 'HELP', 'CHECKSUM')
+# Words that make a WITH ... statement (or a PRAGMA with a value) write.
+_WRITE_WORDS = frozenset(['insert', 'update', 'delete', 'replace'])
+
+
+def _reads_only(verb, sql):
+    if verb not in READ_STATEMENTS:
+        return False
+    if verb == 'WITH':
+        return not (rawsql.statement(sql)[1] & _WRITE_WORDS)
+    if verb == 'PRAGMA':
+        return '=' not in sql and '(' not in sql
+    return True
+
+
+def _readonly_cursor(make_cursor, alias):
+    """django.db.connection.cursor inside readonly(): its cursors refuse SQL
+    that writes before it reaches ``alias``."""
+    def cursor(*args, **kwargs):
+        return ReadOnlyCursor(make_cursor(*args, **kwargs), alias)
+    return cursor
+
+
+def statement_verb(sql):
+    """The first word of ``sql`` in capitals, after whitespace and comments
+    (-- and # to the end of the line, /* ... */)."""
+    if not isinstance(sql, str):
+        try:
+            sql = sql.decode('utf-8') if isinstance(sql, bytes) else '%s' % (sql,)
+        except Exception:
+            return ''
+    position, length = 0, len(sql)
+    while position < length:
+        char = sql[position]
+        if char.isspace() or char in '(;':
+            position += 1
+        elif sql.startswith('--', position) or char == '#':
+            end = sql.find('\n', position)
+            position = end < 0 and length or end + 1
+        elif sql.startswith('/*!', position):
+            position += 3           # MySQL runs what such a comment holds
+            while position < length and sql[position].isdigit():
+                position += 1
+        elif sql.startswith('/*', position):
+            end = sql.find('*/', position + 2)
+            position = end < 0 and length or end + 2
+        else:
+            break
+    end = position
+    while end < length and (sql[end].isalnum() or sql[end] == '_'):
+        end += 1
+    return sql[position:end].upper()
+
+
+class ReadOnlyCursor(object):
+    """A raw cursor opened inside readonly(): statements that write raise
+    ReadOnlyError and are not sent."""
+
+    def __init__(self, cursor, alias):
+        self.__dict__['cursor'] = cursor
+        self.__dict__['alias'] = alias
+
+    def _refuse(self, sql):
+        verb = statement_verb(sql)
+        if not _reads_only(verb, sql):
+            verb = verb or 'this statement'
+            error = ReadOnlyError.__new__(ReadOnlyError)
+            error.model = None
+            error.alias = self.__dict__['alias']
+            Exception.__init__(
+                error, "Cannot run %s through django.db.connection inside readonly() (its "
+                "database is %r): reads only there (SELECT, SHOW, ...). Nothing was run; run "
+                "it outside the readonly() block." % (verb, error.alias))
+            raise error
+
+    def execute(self, sql, *args, **kwargs):
+        self._refuse(sql)
+        return self.__dict__['cursor'].execute(sql, *args, **kwargs)
+
+    def executemany(self, sql, *args, **kwargs):
+        self._refuse(sql)
+        return self.__dict__['cursor'].executemany(sql, *args, **kwargs)
+
+    def executescript(self, script):
+        self._refuse('EXECUTESCRIPT')       # several statements: not read one by one
+
+    def callproc(self, procname, *args, **kwargs):
+        self._refuse('CALL')                # a procedure may write
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__['cursor'], name)
+
+    def __setattr__(self, name, value):
+        setattr(self.__dict__['cursor'], name, value)
+
+    def __iter__(self):
+        return iter(self.__dict__['cursor'])
+
+
+def _shared():
+    """Whether every alias has the same backend, one of SHARED_BACKENDS."""
+    cfg = config.current()
+    return cfg.single_engine and cfg.databases['default'].vendor in SHARED_BACKENDS
+
+
+def forget_shared():
+    """config.reload(): the backend may differ now."""
+    for name in SHARED_ATTRIBUTES:
+        connection.__dict__.pop(name, None)
+
+
+class QueryConnection(ConnectionProxy):
+    """A queryset's own database choice, carried in ``query.connection``."""
+
+    def __init__(self, alias=None, readonly=False, chosen=False, primary=False):
+        self.__dict__['alias'] = alias
+        self.__dict__['readonly'] = readonly
+        # primary: built inside use_primary(), its reads go to primaries
+        self.__dict__['primary'] = primary
+        # chosen: the library picked the alias for one evaluation (a replica may
+        # then be swapped for another when it cannot be reached)
+        self.__dict__['chosen'] = chosen
+
+    def _target(self):
+        alias = self.__dict__['alias']
+        if alias is None:
+            return connections[precedence.raw_alias()]
+        return connections[alias]
+
+    def __getattr__(self, name):
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name, value):
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name):
+        delattr(self._target(), name)
+
+    def __eq__(self, other):
+        return (isinstance(other, QueryConnection) and
+                self.__dict__['alias'] == other.__dict__['alias'] and
+                self.__dict__['readonly'] == other.__dict__['readonly'] and
+                self.__dict__['primary'] == other.__dict__['primary'])
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.__dict__['alias'], self.__dict__['readonly']))
+
+    def __repr__(self):
+        return '<QueryConnection alias=%r readonly=%r primary=%r>' % (
+            self.__dict__['alias'], self.__dict__['readonly'], self.__dict__['primary'])
+
+
+class TransactionConnection(ConnectionProxy):
+    """django.db.transaction.connection: commit and roll back every pending alias."""
+
+    def _commit(self):
+        try:
+            connections.commit_pending()
+        except Exception:
+            # The transaction is over either way (what did not commit was rolled
+            # back): clean, so that Django 1.0's commit_on_success lets this
+            # error through instead of a TransactionManagementError.
+            from django.db import transaction
+            error = sys.exc_info()
+            try:
+                transaction.set_clean()
+            except transaction.TransactionManagementError:
+                pass  # not under transaction management: nothing to mark
+            reraise(*error)
+
+    def _rollback(self):
+        connections.rollback_pending()
+
+    def __repr__(self):
+        return '<djpatch_multidb transaction connection, pending %r>' % (connections.pending(),)
+
+
+connection = ConnectionProxy()
+transaction_connection = TransactionConnection()
+
+
+def query_route(query):
+    """(alias, readonly) a query carries: (None, False) when it has no choice.
+
+    A query bound for one evaluation may hold the alias's wrapper itself."""
+    conn = query.connection
+    if conn.__class__ is QueryConnection:
+        return conn.__dict__['alias'], conn.__dict__['readonly']
+    return conn.__dict__.get('djpatch_alias'), False
+
+
+def query_forces_primary(query):
+    """Whether ``query`` was built inside use_primary(): its reads go to primaries."""
+    conn = query.connection
+    return conn.__class__ is QueryConnection and conn.__dict__['primary']

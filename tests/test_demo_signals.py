@@ -1,0 +1,113 @@
+"""legacy_site/demo.py stops everything it started on SIGTERM and SIGHUP, as on
+Ctrl-C (SIGINT): its runserver process is gone and the port refuses connections."""
+from __future__ import absolute_import
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, 'legacy_site', 'demo.py')
+GUARD = 120    # seconds: a guard against hanging forever, not a measurement
+
+
+def free_port():
+    probe = socket.socket()
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def answers(port):
+    connection = socket.socket()
+    try:
+        try:
+            connection.connect(('127.0.0.1', port))
+            return True
+        except socket.error:
+            return False
+    finally:
+        connection.close()
+
+
+def children(pid):
+    """The pids of the processes whose parent is ``pid``, from /proc."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            status = open('/proc/%s/status' % name).read()
+        except (IOError, OSError):
+            continue
+        for line in status.splitlines():
+            if line.startswith('PPid:') and int(line.split()[1]) == pid:
+                found.append(int(name))
+    return found
+
+
+def alive(pid):
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        status = open('/proc/%d/status' % pid).read()
+    except (IOError, OSError):
+        return False
+    return '\nState:\tZ' not in status
+
+
+def until(condition, what):
+    deadline = time.time() + GUARD
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError('still waiting after %ds: %s' % (GUARD, what))
+        time.sleep(0.1)
+
+
+class DemoStopsOnSignals(unittest.TestCase):
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix='demo-signals-')
+        self.demo = None
+
+    def tearDown(self):
+        if self.demo is not None and self.demo.poll() is None:
+            self.demo.kill()
+            self.demo.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def serve_then_send(self, signum):
+        port = free_port()
+        log = open(os.path.join(self.folder, 'demo.log'), 'w')
+        self.demo = subprocess.Popen(
+            [sys.executable, DEMO, '--port', str(port), '--users', '8',
+             '--var', os.path.join(self.folder, 'var')],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=os.setsid)
+        log.close()
+        until(lambda: answers(port) or self.demo.poll() is not None, 'the demo to serve')
+        self.assertEqual(self.demo.poll(), None, self.output())
+        started = children(self.demo.pid)
+        self.assertTrue(started, 'runserver is a child of demo.py')
+        os.kill(self.demo.pid, signum)
+        until(lambda: self.demo.poll() is not None, 'demo.py to exit')
+        self.assertEqual([pid for pid in started if alive(pid)], [], self.output())
+        self.assertFalse(answers(port), 'port %d still answers after the signal' % port)
+        self.assertTrue('Traceback' not in self.output(), self.output())
+        return self.demo.returncode
+
+    def output(self):
+        return open(os.path.join(self.folder, 'demo.log')).read()
+
+    def test_sigint_stops_the_site(self):
+        self.serve_then_send(signal.SIGINT)
+
+    def test_sigterm_stops_the_site_as_sigint_does(self):
+        self.serve_then_send(signal.SIGTERM)
+
+    def test_sighup_stops_the_site_as_sigint_does(self):
+        self.serve_then_send(signal.SIGHUP)
