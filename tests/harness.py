@@ -159,13 +159,15 @@ def all_models(module=None):
     return found
 
 
-def create_model_tables(alias, models):
-    """The tables of ``models`` on ``alias``, again (a test dropped them)."""
+def create_model_tables(alias, models, constraints=True):
+    """The tables of ``models`` on ``alias``, again (a test dropped them);
+    constraints=False: no foreign-key constraint (to a table the suite put
+    there only so that tests can place any model anywhere)."""
     if NATIVE:
         create_native_tables(alias, models)
     else:
         from djpatch_multidb.routing import syncdb
-        syncdb.create_tables(alias, verbosity=0, models=models)
+        syncdb.create_tables(alias, verbosity=0, models=models, constraints=constraints)
 
 
 def create_native_tables(alias, models):

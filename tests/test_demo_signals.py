@@ -25,10 +25,17 @@ def free_port():
 
 
 def answers(port):
+    """Whether the site answers an HTTP request on ``port`` (a whole request,
+    read to its end: a bare connect-and-close makes some development servers
+    log a traceback of their own)."""
     connection = socket.socket()
+    connection.settimeout(10)
     try:
         try:
             connection.connect(('127.0.0.1', port))
+            connection.sendall(b'GET /nothing-here/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n')
+            while connection.recv(65536):
+                pass
             return True
         except socket.error:
             return False

@@ -28,41 +28,82 @@ class ModelState(object):
         return '<ModelState db=%r>' % (self.db,)
 
 
-_states = {}    # id(instance) -> (weak reference to it, its ModelState)
+# id(instance) -> (weak reference to it, its database) or, once someone asked
+# for instance._state, (weak reference, database, ModelState).  Entries of
+# instances that are gone are swept when the table has doubled since the last
+# sweep (a stale entry is never read: the reference must still point to the
+# instance asked about, whose id may be a reused one).
+_states = {}
+_limit = [1024]
 
 
-def _gone(ref):
-    entry = _states.get(ref.key)
-    if entry is not None and entry[0] is ref:
-        del _states[ref.key]
+def _sweep():
+    states = _states
+    for key, entry in list(states.items()):
+        if entry[0]() is None:
+            states.pop(key, None)
+    _limit[0] = max(1024, 2 * len(states))
+
+
+def _entry(instance):
+    entry = _states.get(id(instance))
+    if entry is not None and entry[0]() is instance:
+        return entry
+    return None
 
 
 def _kept_state(instance, create):
-    key = id(instance)
-    entry = _states.get(key)
-    if entry is not None and entry[0]() is instance:
-        return entry[1]
-    if not create:
-        return None
-    state = ModelState()
-    _states[key] = (weakref.KeyedRef(instance, _gone, key), state)
+    entry = _entry(instance)
+    if entry is None:
+        if not create:
+            return None
+        if len(_states) > _limit[0]:
+            _sweep()
+        entry = (weakref.ref(instance), None)
+    if len(entry) == 3:
+        return entry[2]
+    state = ModelState(entry[1])
+    _states[id(instance)] = (entry[0], entry[1], state)
     return state
 
 
 def instance_db(instance):
     state = instance.__dict__.get('_state')      # Django 1.2 and later: its own
-    if state is None:
-        state = _kept_state(instance, False)
-        if state is None:
-            return None
-    return state.db
+    if state is not None:
+        return state.db
+    entry = _entry(instance)
+    if entry is None:
+        return None
+    if len(entry) == 3:
+        return entry[2].db
+    return entry[1]
 
 
 def set_instance_db(instance, alias):
     state = instance.__dict__.get('_state')
-    if state is None:
-        state = _kept_state(instance, True)
-    state.db = alias
+    if state is not None:
+        state.db = alias
+        return
+    entry = _entry(instance)
+    if entry is not None and len(entry) == 3:
+        entry[2].db = alias
+        return
+    if entry is None and len(_states) > _limit[0]:
+        _sweep()
+    _states[id(instance)] = (entry is not None and entry[0] or weakref.ref(instance), alias)
+
+
+def remember_all(objects, alias):
+    """set_instance_db(obj, alias) for each of ``objects``, yielded as they
+    come (a queryset's rows, just made): the quick loop."""
+    states = _states
+    ref = weakref.ref
+    limit = _limit
+    for obj in objects:
+        states[id(obj)] = (ref(obj), alias)
+        if len(states) > limit[0]:
+            _sweep()
+        yield obj
 
 
 def _state(instance):

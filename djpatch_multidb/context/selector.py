@@ -145,11 +145,15 @@ def push(entry):
     return entry
 
 
-def pop(entry):
+def pop(entry, *exc_info):
     """Remove ``entry``: normally the innermost one; a block left out of order
     (two generators, each inside its own block, consumed in turn) removes its
-    own entry from wherever it is."""
-    entries = stack()
+    own entry from wherever it is.  (Also Context.__exit__, hence *exc_info:
+    it returns None, so an exception in the block goes on.)"""
+    try:
+        entries = _state.stack
+    except AttributeError:
+        entries = _init()
     lock = _state.lock
     lock.acquire()
     try:
@@ -276,13 +280,10 @@ class Context(object):
     readonly = False
     decides_raw = False
 
-    def __enter__(self):
-        push(self)
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        pop(self)
-        return False
+    # push(self) returns self; pop(self, *exc_info) returns None: the block's
+    # own exception goes on.  (The functions themselves: one call less.)
+    __enter__ = push
+    __exit__ = pop
 
     def __call__(self, func):
         if not callable(func):
@@ -328,8 +329,24 @@ class using_shard(Context):
     """Send sharded models to shard ``number`` of their group (or of ``group``)."""
     decides_raw = True
 
+    # What a block opened again and again (a loop, every request) works out
+    # once per configuration: (number, group) -> the config it was checked
+    # against; (number, group, model or None) -> (config, alias or None).
+    _checked = {}
+    _found = {}
+
     def __init__(self, number, group=None):
         cfg = config.current()
+        try:
+            known = number.__class__ is int and self._checked.get((number, group)) is cfg
+        except TypeError:       # unhashable: the checks below say what is wrong
+            known = False
+        if not known:
+            self._check(cfg, number, group)
+        self.number = number
+        self.group = group
+
+    def _check(self, cfg, number, group):
         if group is not None or len(cfg.shards) == 1:
             cfg.shard_alias(group or list(cfg.shards)[0], number)
         elif not cfg.shards:
@@ -337,21 +354,21 @@ class using_shard(Context):
         else:
             # Several groups: the range is checked against the model's group.
             config.check_shard_number(number, 'any group', config.MAX_SHARDS)
-        self.number = number
-        self.group = group
-        self._aliases = {}   # (config, group) -> alias, worked out once
-        self._models = {}    # model -> (config, alias or None), the same
+        if len(self._checked) > 4096:
+            self._checked.clear()
+        self._checked[(number, group)] = cfg
 
     def alias_for(self, model):
-        cfg = config.current()
+        key = (self.number, self.group, model)
         try:
-            known = self._models[model]
-            if known[0] is cfg:
+            known = self._found[key]
+            if known[0] is config._current:
                 return known[1]
-        except KeyError:
+        except (KeyError, TypeError):
             pass
+        cfg = config.current()
         alias = self._alias_for(cfg, model)
-        self._models[model] = (cfg, alias)
+        self._remember(key, cfg, alias)
         return alias
 
     def _alias_for(self, cfg, model):
@@ -360,24 +377,32 @@ class using_shard(Context):
             return None
         if self.group is not None and place[1] != self.group:
             return None
-        key = (cfg, place[1])
+        return cfg.shard_alias(place[1], self.number)
+
+    def _remember(self, key, cfg, alias):
+        found = self._found
+        if len(found) > 4096:
+            found.clear()
         try:
-            return self._aliases[key]
-        except KeyError:
-            alias = self._aliases[key] = cfg.shard_alias(place[1], self.number)
-            return alias
+            found[key] = (cfg, alias)
+        except TypeError:
+            pass
 
     def raw_alias(self):
-        cfg = config.current()
-        key = (cfg, None)
+        key = (self.number, self.group, None)
         try:
-            return self._aliases[key]
-        except KeyError:
-            group = self.group
-            if group is None:
-                group = cfg.only_group(repr(self))
-            alias = self._aliases[key] = cfg.shard_alias(group, self.number)
-            return alias
+            known = self._found[key]
+            if known[0] is config._current:
+                return known[1]
+        except (KeyError, TypeError):
+            pass
+        cfg = config.current()
+        group = self.group
+        if group is None:
+            group = cfg.only_group(repr(self))
+        alias = cfg.shard_alias(group, self.number)
+        self._remember(key, cfg, alias)
+        return alias
 
     def __repr__(self):
         if self.group is None:

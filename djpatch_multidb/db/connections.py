@@ -1,7 +1,8 @@
-"""The connection registry: one DatabaseWrapper per alias per thread.
+"""The connection registry: one DatabaseWrapper per alias, each thread with a
+connection of its own in it.
 
-``connections[alias]`` builds the wrapper for this thread on first use, from
-the alias's DATABASES entry, with the backend that ENGINE names.  A commit or
+``connections[alias]`` builds the wrapper on first use, from the alias's
+DATABASES entry, with the backend that ENGINE names.  A commit or
 a rollback reaches every connection of the thread that ran a statement since
 the last one, in the order they were used.
 """
@@ -35,48 +36,66 @@ def _xa():
 
 
 class ConnectionHandler(object):
-    """alias -> this thread's DatabaseWrapper."""
+    """alias -> the alias's DatabaseWrapper, one for the whole process.
+
+    Django 1.0/1.1's BaseDatabaseWrapper is a threading.local: each thread that
+    uses the one wrapper of an alias has a connection of its own in it.  So a
+    queryset may hold the wrapper itself (built in one thread, run in
+    another) and no lookup per access is needed.
+    """
 
     def __init__(self):
-        self._local = threading.local()
+        self._local = threading.local()     # per thread: the work a commit must reach
         self._backends = {}
+        self._classes = {}
+        self._lock = threading.RLock()
+        self._all = {}
+        self._generation = None
         # alias -> alias whose connection it shares (TEST_MIRROR, while testing)
         self.mirrors = {}
 
-    def _wrappers(self):
+    def _thread(self):
+        """This thread's record of pending work, started afresh for each
+        configuration (config.reload() bumps the generation)."""
         local = self._local
-        try:
-            if local.generation == config.generation[0]:
-                return local.wrappers
-            for wrapper in local.wrappers.values():
-                wrapper.close()
-        except AttributeError:
-            pass
-        local.wrappers = {}
-        local.pending = []
-        local.written = {}
-        local.broken = {}
-        local.generation = config.generation[0]
-        return local.wrappers
+        if getattr(local, 'generation', None) != config.generation[0]:
+            local.pending = []
+            local.written = {}
+            local.broken = {}
+            local.generation = config.generation[0]
+        return local
+
+    def _wrappers(self):
+        if self._generation != config.generation[0]:
+            self._lock.acquire()
+            try:
+                if self._generation != config.generation[0]:
+                    old = self._all
+                    self._all = {}
+                    self._generation = config.generation[0]
+                    for wrapper in old.values():
+                        drop(wrapper)     # this thread's connection; others' go with the wrapper
+            finally:
+                self._lock.release()
+        self._thread()
+        return self._all
 
     def __getitem__(self, alias):
-        local = self._local
-        try:
-            if local.generation == config.generation[0]:
-                return local.wrappers[alias]
-        except (AttributeError, KeyError):
-            pass
+        if self._generation == config.generation[0]:
+            try:
+                return self._all[alias]
+            except KeyError:
+                pass
         return self._create(alias)
 
     def default(self):
-        """This thread's wrapper for 'default' (the same as self['default'], shorter)."""
-        local = self._local
-        try:
-            if local.generation == config.generation[0]:
-                return local.wrappers['default']
-        except (AttributeError, KeyError):
-            pass
-        return self['default']
+        """The wrapper for 'default' (the same as self['default'])."""
+        if self._generation == config.generation[0]:
+            try:
+                return self._all['default']
+            except KeyError:
+                pass
+        return self._create('default')
 
     def __contains__(self, alias):
         return alias in config.current().databases
@@ -85,40 +104,79 @@ class ConnectionHandler(object):
         return iter(config.current().aliases)
 
     def all(self):
-        """This thread's wrappers for every alias."""
+        """The wrappers of every alias."""
         return [self[alias] for alias in config.current().aliases]
 
     def opened(self):
-        """(alias, wrapper) for each alias this thread has built a wrapper for."""
+        """(alias, wrapper) for each alias whose wrapper is built."""
         return sorted(self._wrappers().items())
 
     def _create(self, alias):
-        if alias in self.mirrors:
-            wrapper = self[self.mirrors[alias]]
-            self._wrappers()[alias] = wrapper
+        wrappers = self._wrappers()
+        self._lock.acquire()
+        try:
+            wrapper = wrappers.get(alias)
+            if wrapper is not None:
+                return wrapper
+            if alias in self.mirrors:
+                wrapper = self[self.mirrors[alias]]
+            else:
+                wrapper = self._build(alias, True)
+            wrappers[alias] = wrapper
             return wrapper
-        wrapper = self.dedicated(alias)
-        wrapper.djpatch_in_registry = True
-        self._wrappers()[alias] = wrapper
-        return wrapper
+        finally:
+            self._lock.release()
 
     def dedicated(self, alias):
         """A new wrapper for ``alias`` that belongs to no thread's registry.
 
         Its cursors do not join this thread's transactions: it commits alone.
         """
+        return self._build(alias, False)
+
+    def _build(self, alias, in_registry):
         patcher.tick()
-        db = config.current().databases.get(alias)
+        cfg = config.current()
+        db = cfg.databases.get(alias)
         if db is None:
-            config.current().check_alias(alias)
-        backend = self.backend(db)
+            cfg.check_alias(alias)
+        cls = self._wrapper_class(db, in_registry)
         if versions.feature('wrapper_takes_settings_dict'):
-            wrapper = backend.DatabaseWrapper(db.settings_dict)
-        else:
-            wrapper = backend.DatabaseWrapper(**db.options)
-            wrapper.djpatch_settings = config.AliasSettings(alias, db.settings_dict)
-        wrapper.djpatch_alias = alias
-        return wrapper
+            return cls(db.settings_dict)
+        return cls(**db.options)
+
+    def _wrapper_class(self, db, in_registry):
+        """The backend's DatabaseWrapper, made to know its alias: each thread's
+        view of the wrapper (threading.local runs __init__ again in every
+        thread that uses it) gets djpatch_alias, and on Django 1.0 the alias's
+        own settings for _cursor(settings)."""
+        key = (db.alias, in_registry, config.generation[0], id(db))
+        try:
+            return self._classes[key]
+        except KeyError:
+            pass
+        base = self.backend(db).DatabaseWrapper
+        alias = db.alias
+        alias_settings = None
+        if not versions.feature('wrapper_takes_settings_dict'):
+            alias_settings = config.AliasSettings(alias, db.settings_dict)
+
+        mysql = db.vendor == 'mysql'
+
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+            self.djpatch_alias = alias
+            self.djpatch_mysql = mysql
+            if in_registry:
+                self.djpatch_in_registry = True
+            if alias_settings is not None:
+                self.djpatch_settings = alias_settings
+        cls = type(base.__name__, (base,), {'__init__': __init__, '__module__': base.__module__,
+                                            '__doc__': base.__doc__})
+        if len(self._classes) > 256:
+            self._classes.clear()
+        self._classes[key] = cls
+        return cls
 
     def backend(self, db):
         try:
@@ -139,51 +197,48 @@ class ConnectionHandler(object):
     def mark_pending(self, alias, sql=None):
         """A statement ran on ``alias``: a commit or rollback has to reach it.
         (Any statement: a MySQL read also holds a snapshot until the commit.)"""
-        pending = self._local.pending
-        if alias not in pending:
-            pending.append(alias)
+        local = self._thread()
+        if alias not in local.pending:
+            local.pending.append(alias)
         if sql is not None and not sql.lstrip()[:6].upper() == 'SELECT':
-            self._local.written[alias] = True
+            local.written[alias] = True
 
     def mark_broken(self, alias):
         """``alias`` lost its connection with uncommitted writes: refuse it until
         the transaction ends (a rollback; a commit fails)."""
-        self._wrappers()
-        self._local.broken[alias] = True
+        self._thread().broken[alias] = True
 
     def is_broken(self, alias):
-        return alias in self._local.broken
+        return alias in self._thread().broken
 
     def forget(self, alias):
         """Drop ``alias`` from the work a commit must reach (its connection was lost)."""
-        self._wrappers()
-        if alias in self._local.pending:
-            self._local.pending.remove(alias)
-        self._local.written.pop(alias, None)
+        local = self._thread()
+        if alias in local.pending:
+            local.pending.remove(alias)
+        local.written.pop(alias, None)
 
     def pending(self):
         """Aliases that ran a statement since this thread's last commit or rollback."""
-        self._wrappers()
-        return list(self._local.pending)
+        return list(self._thread().pending)
 
     def has_written(self, alias):
         """Whether ``alias`` ran a statement other than SELECT since the last commit."""
-        return alias in self._local.written
+        return alias in self._thread().written
 
     def has_pending(self, alias):
-        return alias in self._local.pending
+        return alias in self._thread().pending
 
     def written(self):
         """Aliases that ran a statement other than SELECT since the last commit."""
-        self._wrappers()
-        return list(self._local.written)
+        return list(self._thread().written)
 
     def open_aliases(self):
         """This thread's aliases with work since the last commit or rollback,
         each connection once, in the order used."""
         wrappers = self._wrappers()
         opened, seen = [], []
-        for alias in self._local.pending:
+        for alias in self._thread().pending:
             wrapper = wrappers.get(alias)
             if wrapper is not None and wrapper.connection is not None and wrapper not in seen:
                 opened.append(alias)
@@ -199,6 +254,19 @@ class ConnectionHandler(object):
         after it are rolled back and a CommitError names what was committed,
         what failed and what was rolled back.
         """
+        local = self._thread()
+        pending = local.pending
+        if len(pending) <= 1 and not local.broken and not _xa().branches():
+            # The common case: one connection (or none) to commit.
+            local.pending = []
+            local.written = {}
+            if not pending:
+                return []
+            wrapper = self._all.get(pending[0])
+            if wrapper is None or wrapper.connection is None:
+                return []
+            wrapper._commit()
+            return pending
         remaining = self.open_aliases()
         broken = self._reset_transaction()
         xa = _xa()
@@ -238,14 +306,15 @@ class ConnectionHandler(object):
     def _reset_transaction(self):
         """Start afresh: nothing pending; broken aliases' dead connections are
         dropped (they connect again on next use).  Returns the broken aliases."""
-        broken = sorted(self._local.broken)
+        local = self._thread()
+        broken = sorted(local.broken)
         for alias in broken:
-            wrapper = self._local.wrappers.get(alias)
+            wrapper = self._all.get(alias)
             if wrapper is not None:
                 drop(wrapper)
-        self._local.pending = []
-        self._local.written = {}
-        self._local.broken = {}
+        local.pending = []
+        local.written = {}
+        local.broken = {}
         return broken
 
     def _lost(self, alias):
@@ -270,12 +339,12 @@ class ConnectionHandler(object):
 
     def close_all(self):
         """Close this thread's connections (at the end of a request)."""
-        self._wrappers()
         for alias, wrapper in self.opened():
             drop(wrapper)
-        self._local.pending = []
-        self._local.written = {}
-        self._local.broken = {}
+        local = self._thread()
+        local.pending = []
+        local.written = {}
+        local.broken = {}
 
     def reset_queries(self):
         for alias, wrapper in self.opened():

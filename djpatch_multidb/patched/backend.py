@@ -20,26 +20,37 @@ def make_cursor(original):
     takes_settings = versions.feature('cursor_takes_settings')
 
     def _cursor(self, *args):
-        alias = self.__dict__.get('djpatch_alias')
+        state = self.__dict__
+        alias = state.get('djpatch_alias')
         if alias is None:
             return original(self, *args)
         if takes_settings:
-            args = (self.djpatch_settings,)
-        registered = self.__dict__.get('djpatch_in_registry')
-        if registered and connections.is_broken(alias):
-            _raise_lost(self, alias)
+            args = (state['djpatch_settings'],)
+        registered = 'djpatch_in_registry' in state
+        if registered:
+            # (_thread() also starts this thread's record afresh after a
+            # config.reload(): the cursor's statements then mark the new one.)
+            broken = connections._thread().broken
+            if broken and alias in broken:
+                _raise_lost(self, alias)
         before = self.connection
         try:
             cursor = original(self, *args)
         except Exception:
             error_type, error, tb = sys.exc_info()
             reraise(error_type, naming_alias(error, alias), tb)
-        if before is not None and self.connection is not before and registered \
+        if not registered:
+            return cursor
+        if before is not None and self.connection is not before \
                 and connections.has_written(alias):
             connections.forget(alias)
             _raise_lost(self, alias)
-        if registered:
-            return CountingCursor(cursor, self, alias)
+        # The ORM's cursor, as it is: the ORM's replacements mark what its
+        # statements do (patched/orm.py); raw SQL gets counting cursors from
+        # django.db.connection (routing/proxy.py).
+        pending = connections._local.pending
+        if alias not in pending:
+            pending.append(alias)
         return cursor
     _cursor.__name__ = '_cursor'
     _cursor.__doc__ = original.__doc__
@@ -58,71 +69,6 @@ def _raise_lost(wrapper, alias):
         "The connection to alias %r (%s) was lost in the middle of a transaction: its "
         "uncommitted work is gone. Roll the transaction back; the alias connects again then."
         % (alias, config.current().databases[alias].describe()))
-
-
-NOT_GIVEN = object()
-
-
-class CountingCursor(object):
-    """A cursor that tells the registry each statement it runs, so that a commit
-    reaches exactly the connections with work since the last one, and that
-    names the alias when its connection is lost.  Reading rows goes straight
-    to the cursor's own methods (held in slots, not looked up per call)."""
-    __slots__ = ('cursor', 'wrapper', 'alias', 'xa', 'fetchone', 'fetchmany', 'fetchall')
-
-    def __init__(self, cursor, wrapper, alias):
-        self.cursor = cursor
-        self.wrapper = wrapper
-        self.alias = alias
-        self.xa = config.current().databases[alias].vendor == 'mysql'   # XA is MySQL's
-        self.fetchone = cursor.fetchone
-        self.fetchmany = cursor.fetchmany
-        self.fetchall = cursor.fetchall
-
-    def execute(self, sql, params=NOT_GIVEN):
-        if self.xa and not connections.has_written(self.alias):
-            xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
-        connections.mark_pending(self.alias, sql)
-        try:
-            if params is NOT_GIVEN:
-                # As Django's own cursors: without parameters the SQL is sent
-                # as it is (MySQLdb would read a literal % as a placeholder).
-                return self.cursor.execute(sql)
-            return self.cursor.execute(sql, params)
-        except Exception:
-            _connection_failed(self.wrapper, self.alias)
-
-    def executemany(self, sql, param_list):
-        if self.xa and not connections.has_written(self.alias):
-            xa.before_statement(self.cursor, self.alias, connections.has_pending(self.alias))
-        connections.mark_pending(self.alias, sql)
-        try:
-            return self.cursor.executemany(sql, param_list)
-        except Exception:
-            _connection_failed(self.wrapper, self.alias)
-
-    def __getattr__(self, name):
-        return getattr(self.cursor, name)
-
-    def __iter__(self):
-        return iter(self.cursor)
-
-
-def _connection_failed(wrapper, alias):
-    """Re-raise the error in hand, its message naming the alias it ran on.
-    When the connection itself was lost, writes not yet committed on it make
-    the alias refuse work until the transaction is rolled back; without such
-    writes the dead connection is dropped and the next use connects again."""
-    error_type, error, tb = sys.exc_info()
-    lost = replicas.is_connection_error(error)
-    error = naming_alias(error, alias)
-    if lost:
-        if connections.has_written(alias):
-            connections.mark_broken(alias)
-        else:
-            connections.forget(alias)
-            drop(wrapper)
-    reraise(type(error), error, tb)
 
 
 class _AnyBackend(type):

@@ -12,12 +12,14 @@ from djpatch_multidb.base import config
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.base.errors import CrossDatabaseDelete, ShardNotSelected
 from djpatch_multidb.base.shardkeys import shard_number
-from djpatch_multidb.base.state import instance_db, set_instance_db
+from djpatch_multidb.base.state import instance_db, remember_all, set_instance_db
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
+from djpatch_multidb.db.cursors import before_write, connection_failed
 from djpatch_multidb.patched import relations
 from djpatch_multidb.routing import precedence, replicas
 from djpatch_multidb.routing.proxy import QueryConnection, query_forces_primary, query_route
+from djpatch_multidb.routing.proxy import connection as proxy_connection
 from djpatch_multidb.patched.querysets import (bound_view, family, read_alias, unrouted,
                                                write_alias)
 
@@ -37,14 +39,34 @@ def _keep_name(replacement, original):
 # -- QuerySet ---------------------------------------------------------------
 
 def make_queryset_init(original):
+    """QuerySet.__init__: a new query holds the wrapper it will run on.
+
+    With no block open: the 'default' wrapper itself (query_route() reads it
+    as no choice), so that running it reaches the connection directly.
+    Inside a block that chooses for the model: that alias's wrapper, or a
+    QueryConnection when the choice is 'default', readonly() or use_primary()
+    (the queryset keeps the choice of the block it was built in).  When the
+    aliases use different engines, django.db.connection's stand-in stays.
+    """
+    thread = selector._state
+
     def __init__(self, model=None, query=None, *args, **kwargs):
         original(self, model, query, *args, **kwargs)
-        if query is None and model is not None and not selector.is_idle():
+        if query is None and model is not None:
+            if not getattr(thread, 'stack', None):
+                if config._current is not None and config._current.single_engine:
+                    self.query.connection = connections.default()
+                return
             alias = selector.context_alias(model)
             readonly = selector.is_readonly()
             primary = replicas.primary_forced()
-            if alias is not None or readonly or primary:
+            if alias is not None and alias != 'default' and not (readonly or primary) \
+                    and config.current().primary_for(alias) == alias:
+                self.query.connection = connections[alias]
+            elif alias is not None or readonly or primary:
                 self.query.connection = QueryConnection(alias, readonly, primary=primary)
+            elif config.current().single_engine:
+                self.query.connection = connections.default()
     return _keep_name(__init__, original)
 
 
@@ -55,9 +77,11 @@ def make_model_iterator(original):
     """
     def iterator(self):
         if unrouted(self):
-            # Bound to the default wrapper itself: Django then reaches the
+            # Run on the default wrapper itself: Django then reaches the
             # connection without going through django.db.connection's stand-in.
-            view = bound_view(self, 'default')
+            view = self
+            if self.query.connection is not connections.default():
+                view = bound_view(self, 'default')
             return _remembering(original(view), 'default', bool(view.query.select_related))
         alias = read_alias(self)
         view = bound_view(self, alias)
@@ -73,10 +97,15 @@ def make_model_iterator(original):
 
 
 def _remembering(objects, home, related):
+    if not related:
+        return remember_all(objects, home)
+    return _remembering_related(objects, home)
+
+
+def _remembering_related(objects, home):
     for obj in objects:
         set_instance_db(obj, home)
-        if related:
-            _mark_related(obj, home, 0)
+        _mark_related(obj, home, 0)
         yield obj
 
 
@@ -265,6 +294,20 @@ def make_execute_sql(original):
     return _keep_name(execute_sql, original)
 
 
+def _statement(original, query, alias, write, args, kwargs):
+    """Run the ORM's statement on ``alias`` (the query holds its wrapper, or
+    a stand-in that means it): a write is noted first (commits reach it, XA
+    starts its branch); an error names the alias, and a lost connection with
+    uncommitted writes makes the alias refuse work until a rollback."""
+    wrapper = connections[alias]
+    if write:
+        before_write(wrapper, alias)
+    try:
+        return original(query, *args, **kwargs)
+    except Exception:
+        connection_failed(wrapper, alias)
+
+
 def run_query(query, write, original, args, kwargs):
     """Run ``original`` for ``query`` with its alias selected.  A write pins the
     primary for this thread's later reads; a read on a replica that cannot be
@@ -276,24 +319,40 @@ def run_query(query, write, original, args, kwargs):
         cfg = config.current()
         if (route is None and cfg.routes_nothing_away(query.model)) or \
                 (route == 'default' and not cfg.replicas.get('default')):
-            return original(query, *args, **kwargs)  # django.db.connection means it
-    elif not write and 'djpatch_alias' in conn.__dict__ and not selector.is_readonly() \
+            # django.db.connection means 'default'.  A write query Django
+            # made for this one statement (insert_query, delete_objects, an
+            # update) with django.db.connection's stand-in runs on the
+            # 'default' wrapper itself: no stand-in, no counting cursor.
+            if write and conn is proxy_connection and cfg.single_engine:
+                query.connection = connections.default()
+            return _statement(original, query, 'default', write, args, kwargs)
+    elif not write and 'djpatch_bound' in query.__dict__ and not selector.is_readonly() \
             and config.current().single_engine:
         # A read bound for this evaluation to its primary's own wrapper
         # (querysets.bound_view, after the alias was decided): it runs there,
         # and with one engine everywhere what the compiler reads of
         # django.db.connection is the same on every alias.
-        return original(query, *args, **kwargs)
+        return _statement(original, query, query.__dict__['djpatch_bound'], False, args, kwargs)
     chosen = route is None or conn.__dict__.get('chosen')
     alias = precedence.db_for(query.model, write, route, readonly, operation='change',
                            primary=query_forces_primary(query))
     if write:
         replicas.pin(alias)
+    held = conn.__dict__.get('djpatch_alias')   # the query holds a wrapper itself
     while True:
         try:
-            if idle and alias == 'default':
-                return original(query, *args, **kwargs)  # django.db.connection means it
-            return selector.run_in(alias, None, original, query, *args, **kwargs)
+            target = query
+            if held is not None and held != alias:
+                # It holds another alias's wrapper (the 'default' one it was
+                # built with, a replica's primary): it runs on a copy that
+                # holds the chosen one; the query itself is not changed.
+                target = query.__class__.__new__(query.__class__)
+                target.__dict__.update(query.__dict__)
+                target.connection = connections[alias]
+            if idle and alias == 'default':   # django.db.connection means it
+                return _statement(original, target, alias, write, args, kwargs)
+            return selector.run_in(alias, None, _statement, original, target, alias, write,
+                                   args, kwargs)
         except Exception:
             error = sys.exc_info()
             if write or not chosen or not replicas.failed(alias, error[1]):
@@ -309,10 +368,19 @@ def make_insert_execute_sql(original):
     def execute_sql(self, *args, **kwargs):
         alias, readonly = query_route(self)
         if alias is None and selector.is_idle() and config.current().routes_nothing_away(self.model):
-            return original(self, *args, **kwargs)
+            if self.connection is proxy_connection and config.current().single_engine:
+                self.connection = connections.default()     # see run_query()
+            return _statement(original, self, 'default', True, args, kwargs)
         alias = precedence.db_for(self.model, True, alias, readonly, operation='insert into')
         replicas.pin(alias)
-        return selector.run_in(alias, None, original, self, *args, **kwargs)
+        target = self
+        held = self.connection.__dict__.get('djpatch_alias')
+        if held is not None and held != alias:
+            target = self.__class__.__new__(self.__class__)    # see run_query()
+            target.__dict__.update(self.__dict__)
+            target.connection = connections[alias]
+        return selector.run_in(alias, None, _statement, original, target, alias, True,
+                               args, kwargs)
     return _keep_name(execute_sql, original)
 
 
@@ -391,6 +459,9 @@ def make_delete_objects(original):
         for group_alias, subset in groups:
             for subset_model in subset.unordered_keys():
                 precedence.db_for(subset_model, True, group_alias, operation='delete')
+        if len(groups) == 1:
+            # One database: Django's own delete_objects manages its transaction.
+            return _delete_groups(original, groups, args, kwargs)
         _in_callers_transaction(_delete_groups, original, groups, args, kwargs)
     return _keep_name(delete_objects, original)
 

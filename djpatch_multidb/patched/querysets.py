@@ -16,15 +16,22 @@ def bound_view(queryset, alias, force=False):
     queryset itself, only on ``alias``; the queryset is not changed, which
     matters for querysets shared between threads.
     """
-    conn = queryset.query.connection
-    if not force and conn.__dict__.get('djpatch_alias') == alias:
-        return queryset
     query = queryset.query
+    conn = query.connection
+    if not force and query.__dict__.get('djpatch_bound') == alias:
+        return queryset
     bound_query = query.__class__.__new__(query.__class__)
     bound_query.__dict__.update(query.__dict__)
-    if config.current().primary_for(alias) == alias:
+    if alias == 'default':
+        # The 'default' wrapper itself means "no choice" (query_route()): a
+        # stand-in keeps the choice through Django's own clones of the query.
+        bound_query.connection = QueryConnection(alias)
+        bound_query.djpatch_bound = alias
+    elif config.current().primary_for(alias) == alias:
         bound_query.connection = connections[alias]   # its own wrapper: no stand-in per access
+        bound_query.djpatch_bound = alias
     else:
+        bound_query.__dict__.pop('djpatch_bound', None)
         explicit = isinstance(conn, QueryConnection) and conn.__dict__['alias'] == alias
         bound_query.connection = QueryConnection(alias, chosen=not explicit)
     view = queryset.__class__.__new__(queryset.__class__)
@@ -38,9 +45,8 @@ def unrouted(queryset):
     choice of its own, no context open, no placement, router or replica.  The
     replacements then run Django's code as it is, since django.db.connection
     already means 'default'."""
-    conn = queryset.query.connection
-    return (conn.__class__ is not QueryConnection and 'djpatch_alias' not in conn.__dict__
-            and selector.is_idle() and config.current().routes_nothing_away(queryset.model))
+    return (query_route(queryset.query) == (None, False) and selector.is_idle()
+            and config.current().routes_nothing_away(queryset.model))
 
 
 def read_alias(queryset):

@@ -19,6 +19,7 @@ from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.base.errors import ReadOnlyError
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
+from djpatch_multidb.db.cursors import counting
 from djpatch_multidb.routing import precedence, rawsql
 
 
@@ -36,13 +37,20 @@ class ConnectionProxy(object):
 
     def __getattr__(self, name):
         if selector.is_idle():  # the common case, kept short: 'default'
-            value = getattr(connections.default(), name)
-            if name == 'cursor' and type(self) is ConnectionProxy:
-                # raw SQL outside any block follows MULTIDB_MODELS (rawsql.py)
-                return rawsql.cursor_method(value, sys._getframe(1).f_globals.get('__name__') or '')
+            wrapper = connections.default()
+            value = getattr(wrapper, name)
+            if name == 'cursor':
+                value = counting(value, wrapper)
+                if type(self) is ConnectionProxy:
+                    # raw SQL outside any block follows MULTIDB_MODELS (rawsql.py)
+                    return rawsql.cursor_method(
+                        value, sys._getframe(1).f_globals.get('__name__') or '')
         else:
             alias = precedence.raw_alias()
-            value = getattr(connections[alias], name)
+            wrapper = connections[alias]
+            value = getattr(wrapper, name)
+            if name == 'cursor':
+                value = counting(value, wrapper)
             if name == 'cursor' and selector.is_readonly() and \
                     not isinstance(selector.raw_entry(), selector.Frame):
                 return _readonly_cursor(value, alias)
@@ -255,11 +263,21 @@ transaction_connection = TransactionConnection()
 def query_route(query):
     """(alias, readonly) a query carries: (None, False) when it has no choice.
 
-    A query bound for one evaluation may hold the alias's wrapper itself."""
+    A query bound for one evaluation (patched/querysets.bound_view) holds the
+    alias's wrapper itself and says so in ``djpatch_bound``, which
+    Query.clone() does not copy.  A query built with no block open holds the
+    'default' wrapper itself, which is no choice: it goes where the blocks
+    open when it runs send it."""
+    bound = query.__dict__.get('djpatch_bound')
+    if bound is not None:
+        return bound, False
     conn = query.connection
     if conn.__class__ is QueryConnection:
         return conn.__dict__['alias'], conn.__dict__['readonly']
-    return conn.__dict__.get('djpatch_alias'), False
+    alias = conn.__dict__.get('djpatch_alias')
+    if alias == 'default':
+        return None, False
+    return alias, False
 
 
 def query_forces_primary(query):

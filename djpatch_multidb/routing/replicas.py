@@ -15,12 +15,12 @@ import time
 from djpatch_multidb.base import config, versions
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
+from djpatch_multidb.db.cursors import is_connection_error
 from djpatch_multidb.db.nativeconnections import in_transaction
 
 log = logging.getLogger('djpatch_multidb')
 
 DEFAULT_DOWNTIME = 30
-CONNECTION_ERRORS = (2002, 2003, 2005, 2006, 2013, 2055)
 
 _down = {}          # alias -> time until which it is skipped
 _down_lock = threading.Lock()
@@ -55,12 +55,6 @@ def mark_down(alias, error):
         log.warning('replica %r (%s) marked down for %s s: %s: %s', alias, db.describe(),
                     downtime, type(error).__name__, error)
 
-
-def is_connection_error(error):
-    code = getattr(error, 'args', (None,))[:1]
-    if code and code[0] in CONNECTION_ERRORS:
-        return True
-    return 'unable to open database' in str(error)
 
 
 def failed(alias, error):
