@@ -20,7 +20,7 @@ import time
 
 from django.db import models
 
-from djpatch_multidb.base import config
+from djpatch_multidb.base import config, threadstate
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.db.connections import connections
 
@@ -38,15 +38,15 @@ class TicketSource(object):
     """next_id(alias, sequence): the next id of a sequence kept on ``alias``."""
 
     def __init__(self):
-        self._local = threading.local()
+        self._local = threadstate.local
         self._created = {}
         self._lock = threading.Lock()
 
     def _wrapper(self, alias):
-        wrappers = getattr(self._local, 'wrappers', None)
-        if wrappers is None or self._local.generation != config.generation[0]:
-            wrappers = self._local.wrappers = {}
-            self._local.generation = config.generation[0]
+        wrappers = getattr(self._local, 'ids_wrappers', None)
+        if wrappers is None or self._local.ids_generation != config.generation[0]:
+            wrappers = self._local.ids_wrappers = {}
+            self._local.ids_generation = config.generation[0]
         if alias not in wrappers:
             wrappers[alias] = connections.dedicated(alias)
         return wrappers[alias]

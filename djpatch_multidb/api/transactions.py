@@ -14,7 +14,7 @@ aliases, by default the alias the current context means for raw SQL
 """
 import threading
 
-from djpatch_multidb.base import config, versions
+from djpatch_multidb.base import config, threadstate, versions
 from djpatch_multidb.base.compat import reraise, string_types
 from djpatch_multidb.base.errors import ImproperlyConfigured
 from djpatch_multidb.context import selector
@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover
     from django.utils.functional import wraps
 
-_local = threading.local()
+_local = threadstate.local
 
 
 class atomic(object):
@@ -90,10 +90,10 @@ class atomic(object):
 
 def _blocks():
     try:
-        return _local.blocks
+        return _local.tx_blocks
     except AttributeError:
-        _local.blocks = []
-        return _local.blocks
+        _local.tx_blocks = []
+        return _local.tx_blocks
 
 
 def _as_list(using):
@@ -196,7 +196,7 @@ def make_get_connection(original):
     def get_connection(using=None):
         if using is None:
             using = _following(None)
-            if getattr(_local, 'following', None):
+            if getattr(_local, 'tx_following', None):
                 # on_commit(), savepoint(), set_rollback() with no using inside
                 # a block of another database: the block holds that one too.
                 check_write(None, using)
@@ -232,7 +232,7 @@ def make_following_function(original):
         else:
             using = kwargs.get('using')
         alias = _following(using)
-        if using is not None or reach is None or not getattr(_local, 'following', None):
+        if using is not None or reach is None or not getattr(_local, 'tx_following', None):
             return call(args, kwargs, alias)
         results = [call(args, kwargs, name) for name in [alias] + _joined_by_blocks_on(alias)]
         if reach == 'any':
@@ -295,16 +295,16 @@ class _Open(object):
 def _open_blocks():
     """The _Open record of each Django block with no using open in this thread."""
     try:
-        return _local.following
+        return _local.tx_following
     except AttributeError:
-        _local.following = []
-        return _local.following
+        _local.tx_following = []
+        return _local.tx_following
 
 
 def open_blocks_here():
     """Whether this thread is inside a Django block with no using (cheap: the
     router asks it for every write)."""
-    return getattr(_local, 'following', None)
+    return getattr(_local, 'tx_following', None)
 
 
 def _joined_by_blocks_on(alias):
@@ -325,7 +325,7 @@ def check_write(model, alias):
     another alias that no transaction of Django's holds would commit at once
     whatever the block does: the innermost block joins that alias first
     (autocommit(), innermost, asks for that: nothing is joined)."""
-    blocks = getattr(_local, 'following', None)
+    blocks = getattr(_local, 'tx_following', None)
     if not blocks or alias is None:
         return
     for record in blocks:

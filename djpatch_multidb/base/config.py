@@ -10,7 +10,7 @@ import threading
 
 from django.core.exceptions import ImproperlyConfigured
 
-from djpatch_multidb.base import versions
+from djpatch_multidb.base import threadstate, versions
 from djpatch_multidb.base.compat import import_module
 from djpatch_multidb.base.errors import ConnectionDoesNotExist
 
@@ -286,13 +286,13 @@ class Config(object):
         installed model nor an app, naming the closest ones: its models would
         silently stay on 'default'.  Does nothing while the models are not
         loaded (asked again at the next use)."""
-        if getattr(_checking, 'busy', False):
+        if getattr(_checking, 'config_busy', False):
             return      # a database use while this thread loads the models
-        _checking.busy = True
+        _checking.config_busy = True
         try:
             known = installed_labels()
         finally:
-            _checking.busy = False
+            _checking.config_busy = False
         if known is None:
             return
         unknown = [label for label in self.placed_labels if label.lower() not in known]
@@ -336,7 +336,7 @@ class Config(object):
         return self._routers
 
 
-_checking = threading.local()   # check_model_labels() is loading the models in this thread
+_checking = threadstate.local   # config_busy: check_model_labels() is loading the models in this thread
 
 
 def installed_labels():

@@ -41,7 +41,11 @@ def _sweep():
     states = _states
     for key, entry in list(states.items()):
         if entry[0]() is None:
-            states.pop(key, None)
+            gone = states.pop(key, None)
+            if gone is not None and gone is not entry:
+                # Another thread stored a live instance under the reused id
+                # since the snapshot: it goes back.
+                states.setdefault(key, gone)
     _limit[0] = max(1024, 2 * len(states))
 
 

@@ -10,7 +10,7 @@ import logging
 import threading
 import weakref
 
-from djpatch_multidb.base import config
+from djpatch_multidb.base import config, threadstate
 from djpatch_multidb.base.shardkeys import shard_number
 
 try:
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger('djpatch_multidb')
 
-_state = threading.local()
+_state = threadstate.local     # the blocks: stack, tops, lock, marks (base/threadstate.py)
 
 # Every thread's (stack, tops), by thread: a block closed in another thread
 # than the one that opened it (a generator finished elsewhere) is removed

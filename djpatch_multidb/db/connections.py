@@ -9,7 +9,7 @@ the last one, in the order they were used.
 import sys
 import threading
 
-from djpatch_multidb.base import config, patcher, versions
+from djpatch_multidb.base import config, patcher, threadstate, versions
 from djpatch_multidb.base.compat import import_module, reraise
 from djpatch_multidb.base.errors import CommitError
 from djpatch_multidb.db.nativeconnections import NativeConnections
@@ -35,6 +35,20 @@ def _xa():
     return two_phase[0] or _NoTwoPhase
 
 
+class ThreadWork(object):
+    """What a thread's next commit or rollback must reach: the aliases that
+    ran a statement (pending, in the order used), those that may have
+    written, those whose connection was lost with writes (broken)."""
+    __slots__ = ('pending', 'written', 'broken', 'generation', 'orm')
+
+    def __init__(self, generation):
+        self.pending = []
+        self.written = {}
+        self.broken = {}
+        self.generation = generation
+        self.orm = 0    # > 0 while the ORM runs a statement it marks itself (patched/orm.py)
+
+
 class ConnectionHandler(object):
     """alias -> the alias's DatabaseWrapper, one for the whole process.
 
@@ -45,7 +59,6 @@ class ConnectionHandler(object):
     """
 
     def __init__(self):
-        self._local = threading.local()     # per thread: the work a commit must reach
         self._backends = {}
         self._classes = {}
         self._lock = threading.RLock()
@@ -55,15 +68,13 @@ class ConnectionHandler(object):
         self.mirrors = {}
 
     def _thread(self):
-        """This thread's record of pending work, started afresh for each
-        configuration (config.reload() bumps the generation)."""
-        local = self._local
-        if getattr(local, 'generation', None) != config.generation[0]:
-            local.pending = []
-            local.written = {}
-            local.broken = {}
-            local.generation = config.generation[0]
-        return local
+        """This thread's record of pending work (threadstate.local.db_work),
+        started afresh for each configuration (config.reload() bumps the
+        generation)."""
+        work = getattr(threadstate.local, 'db_work', None)
+        if work is None or work.generation != config.generation[0]:
+            work = threadstate.local.db_work = ThreadWork(config.generation[0])
+        return work
 
     def _wrappers(self):
         if self._generation != config.generation[0]:

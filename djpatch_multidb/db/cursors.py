@@ -3,12 +3,14 @@ statements do, so that a commit reaches exactly the connections with work
 since the last one, XA branches start before the first write, and a lost
 connection with uncommitted writes is refused rather than silently reopened.
 
-The ORM's own statements do not go through these (patched/orm.py marks what
-they do, once per statement); raw SQL through django.db.connection does
-(routing/proxy.py), at a cost of one wrapper per cursor.
+The ORM's own statements do not go through these: patched/orm.py marks what
+each does, and the cursor it opens meanwhile is the driver's own
+(patched/backend.py _cursor).  Every other cursor of a registry wrapper
+(raw SQL through django.db.connection or connections[alias]) counts.
 """
 import sys
 
+from djpatch_multidb.base import threadstate
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.db import xa
 from djpatch_multidb.db.connections import connections, drop, naming_alias
@@ -24,19 +26,6 @@ def is_connection_error(error):
     return 'unable to open database' in str(error)
 
 
-def counting(make_cursor, wrapper):
-    """``make_cursor`` (a wrapper's cursor method), its cursors counting."""
-    alias = wrapper.__dict__.get('djpatch_alias')
-    if alias is None or 'djpatch_in_registry' not in wrapper.__dict__:
-        return make_cursor
-    mysql = wrapper.__dict__.get('djpatch_mysql', False)
-
-    def cursor(*args, **kwargs):
-        return CountingCursor(make_cursor(*args, **kwargs), wrapper, alias, mysql)
-    cursor.__doc__ = make_cursor.__doc__
-    return cursor
-
-
 def before_write(wrapper, alias, sql=None):
     """The ORM is about to run a statement that writes on ``alias``: note it
     (a MySQL alias starts its XA branch first, if two-phase commit is on)."""
@@ -44,14 +33,19 @@ def before_write(wrapper, alias, sql=None):
     if alias in local.written:
         return
     if wrapper.__dict__.get('djpatch_mysql'):
-        xa.before_statement(wrapper.cursor(), alias, alias in local.pending)
+        local.orm += 1      # the driver's own cursor: XA START is not a statement to count
+        try:
+            cursor = wrapper.cursor()
+        finally:
+            local.orm -= 1
+        xa.before_statement(cursor, alias, alias in local.pending)
     local.written[alias] = True
     if alias not in local.pending:
         local.pending.append(alias)
 
 
 NOT_GIVEN = object()
-_thread = getattr(connections, '_local', None)   # this thread's pending and written aliases (Django 1.0/1.1)
+_state = threadstate.local     # db_work: this thread's pending and written aliases
 
 
 class CountingCursor(object):
@@ -73,7 +67,8 @@ class CountingCursor(object):
     def execute(self, sql, params=NOT_GIVEN):
         alias = self.alias
         try:
-            pending, written = _thread.pending, _thread.written
+            work = _state.db_work
+            pending, written = work.pending, work.written
         except AttributeError:
             local = connections._thread()
             pending, written = local.pending, local.written

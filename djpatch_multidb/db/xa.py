@@ -54,7 +54,7 @@ import os
 import sys
 import threading
 
-from djpatch_multidb.base import config
+from djpatch_multidb.base import config, threadstate
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.base.errors import CommitError
 from djpatch_multidb.db import connections as registry
@@ -65,7 +65,7 @@ DECISIONS = 'djpatch_multidb_xa_decisions'
 ABORTS = 'djpatch_multidb_xa_aborts'
 MAX_GTRID = 64             # bytes, MySQL's limit (and the decision table's key)
 LOCK_WAIT = 10             # seconds recover() waits for a decision being committed
-_local = threading.local()
+_local = threadstate.local
 _counter = [0]
 _token = [None, None]      # (pid, random token of this process)
 _lock = threading.Lock()
@@ -126,10 +126,10 @@ def enabled(alias):
 def branches():
     """alias -> (gtrid, bqual) of this thread's open XA branches, in order."""
     try:
-        return _local.branches
+        return _local.xa_branches
     except AttributeError:
-        _local.branches = []
-        return _local.branches
+        _local.xa_branches = []
+        return _local.xa_branches
 
 
 def _new_gtrid(holder):
@@ -203,7 +203,7 @@ def commit(connections, others):
     """Prepare every branch, record the decision, commit every branch; then
     commit ``others`` (aliases outside XA).  Returns the aliases committed."""
     open_branches = list(branches())
-    _local.branches = []
+    _local.xa_branches = []
     holder, gtrid = open_branches[0][0], open_branches[0][1][0]
     prepared = []
     try:
@@ -253,7 +253,7 @@ def commit(connections, others):
 def rollback(connections):
     """Roll back every open branch of this thread."""
     open_branches = list(branches())
-    _local.branches = []
+    _local.xa_branches = []
     _rollback_branches(connections, open_branches, [])
 
 

@@ -6,6 +6,7 @@ from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.context import selector
 from djpatch_multidb.db import xa
 from djpatch_multidb.db.connections import connections, drop, naming_alias
+from djpatch_multidb.db.cursors import CountingCursor
 from djpatch_multidb.routing import replicas
 
 
@@ -30,7 +31,8 @@ def make_cursor(original):
         if registered:
             # (_thread() also starts this thread's record afresh after a
             # config.reload(): the cursor's statements then mark the new one.)
-            broken = connections._thread().broken
+            work = connections._thread()
+            broken = work.broken
             if broken and alias in broken:
                 _raise_lost(self, alias)
         before = self.connection
@@ -45,13 +47,15 @@ def make_cursor(original):
                 and connections.has_written(alias):
             connections.forget(alias)
             _raise_lost(self, alias)
-        # The ORM's cursor, as it is: the ORM's replacements mark what its
-        # statements do (patched/orm.py); raw SQL gets counting cursors from
-        # django.db.connection (routing/proxy.py).
-        pending = connections._local.pending
-        if alias not in pending:
-            pending.append(alias)
-        return cursor
+        if work.orm:
+            # The ORM's own statement: its replacement marks what it does
+            # (patched/orm.py _statement), one cursor, no wrapper.
+            if alias not in work.pending:
+                work.pending.append(alias)
+            return cursor
+        # Anyone else's cursor (raw SQL, through django.db.connection or
+        # connections[alias]) counts its statements, each time.
+        return CountingCursor(cursor, self, alias, state['djpatch_mysql'])
     _cursor.__name__ = '_cursor'
     _cursor.__doc__ = original.__doc__
     _cursor.djpatch_original = original

@@ -302,10 +302,23 @@ def _statement(original, query, alias, write, args, kwargs):
     wrapper = connections[alias]
     if write:
         before_write(wrapper, alias)
+    work = connections._thread()
+    work.orm += 1
     try:
         return original(query, *args, **kwargs)
     except Exception:
         connection_failed(wrapper, alias)
+    finally:
+        work.orm -= 1
+
+
+def _holding(query, wrapper):
+    """A shallow copy of ``query`` that holds ``wrapper``: running it is
+    running the query itself, there; the query is not changed."""
+    copy = query.__class__.__new__(query.__class__)
+    copy.__dict__.update(query.__dict__)
+    copy.connection = wrapper
+    return copy
 
 
 def run_query(query, write, original, args, kwargs):
@@ -313,6 +326,12 @@ def run_query(query, write, original, args, kwargs):
     primary for this thread's later reads; a read on a replica that cannot be
     reached goes to the next replica, then to the primary."""
     conn = query.connection
+    held = conn.__dict__.get('djpatch_alias')   # the query holds a wrapper itself
+    if held is not None and connections._all.get(held) is not conn:
+        # A wrapper of before a config.reload(): the query runs on a copy
+        # that holds the alias's wrapper of now.
+        query = _holding(query, connections[held])
+        conn = query.connection
     route, readonly = query_route(query)
     idle = selector.is_idle()
     if idle and not readonly:
@@ -338,7 +357,6 @@ def run_query(query, write, original, args, kwargs):
                            primary=query_forces_primary(query))
     if write:
         replicas.pin(alias)
-    held = conn.__dict__.get('djpatch_alias')   # the query holds a wrapper itself
     while True:
         try:
             target = query
@@ -346,9 +364,7 @@ def run_query(query, write, original, args, kwargs):
                 # It holds another alias's wrapper (the 'default' one it was
                 # built with, a replica's primary): it runs on a copy that
                 # holds the chosen one; the query itself is not changed.
-                target = query.__class__.__new__(query.__class__)
-                target.__dict__.update(query.__dict__)
-                target.connection = connections[alias]
+                target = _holding(query, connections[alias])
             if idle and alias == 'default':   # django.db.connection means it
                 return _statement(original, target, alias, write, args, kwargs)
             return selector.run_in(alias, None, _statement, original, target, alias, write,
@@ -375,10 +391,8 @@ def make_insert_execute_sql(original):
         replicas.pin(alias)
         target = self
         held = self.connection.__dict__.get('djpatch_alias')
-        if held is not None and held != alias:
-            target = self.__class__.__new__(self.__class__)    # see run_query()
-            target.__dict__.update(self.__dict__)
-            target.connection = connections[alias]
+        if held is not None and (held != alias or connections._all.get(held) is not self.connection):
+            target = _holding(self, connections[alias])     # see run_query()
         return selector.run_in(alias, None, _statement, original, target, alias, True,
                                args, kwargs)
     return _keep_name(execute_sql, original)

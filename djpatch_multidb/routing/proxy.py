@@ -19,7 +19,6 @@ from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.base.errors import ReadOnlyError
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
-from djpatch_multidb.db.cursors import counting
 from djpatch_multidb.routing import precedence, rawsql
 
 
@@ -40,7 +39,6 @@ class ConnectionProxy(object):
             wrapper = connections.default()
             value = getattr(wrapper, name)
             if name == 'cursor':
-                value = counting(value, wrapper)
                 if type(self) is ConnectionProxy:
                     # raw SQL outside any block follows MULTIDB_MODELS (rawsql.py)
                     return rawsql.cursor_method(
@@ -49,8 +47,6 @@ class ConnectionProxy(object):
             alias = precedence.raw_alias()
             wrapper = connections[alias]
             value = getattr(wrapper, name)
-            if name == 'cursor':
-                value = counting(value, wrapper)
             if name == 'cursor' and selector.is_readonly() and \
                     not isinstance(selector.raw_entry(), selector.Frame):
                 return _readonly_cursor(value, alias)

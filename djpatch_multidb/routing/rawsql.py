@@ -31,7 +31,6 @@ from django.core.exceptions import ImproperlyConfigured
 from djpatch_multidb.base import config, versions
 from djpatch_multidb.base.errors import CrossDatabaseQuery, ShardNotSelected
 from djpatch_multidb.db.connections import connections
-from djpatch_multidb.db.cursors import counting
 
 SETTING = 'MULTIDB_ROUTE_RAW_SQL'
 ROUTED_VERBS = ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE')
@@ -216,8 +215,7 @@ class RoutedCursor(object):
         cursors = self.__dict__['_cursors']
         cursor = cursors.get(alias)
         if cursor is None:
-            wrapper = connections[alias]
-            cursor = cursors[alias] = counting(wrapper.cursor, wrapper)()
+            cursor = cursors[alias] = connections[alias].cursor()
         self.__dict__['_current'] = cursor
         return cursor
 

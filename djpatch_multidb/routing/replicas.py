@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from djpatch_multidb.base import config, versions
+from djpatch_multidb.base import config, threadstate, versions
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
 from djpatch_multidb.db.cursors import is_connection_error
@@ -24,7 +24,7 @@ DEFAULT_DOWNTIME = 30
 
 _down = {}          # alias -> time until which it is skipped
 _down_lock = threading.Lock()
-_local = threading.local()
+_local = threadstate.local
 
 
 def setting(name, default):
@@ -201,7 +201,7 @@ def choose(primary, cfg=None):
 
 
 def _scope():
-    if getattr(_local, 'request', False):
+    if getattr(_local, 'replica_request', False):
         return _REQUEST
     entries = selector.stack()
     return entries and entries[0] or None
@@ -212,9 +212,9 @@ def choices():
     the request (PinningMiddleware), else the outermost open context, else the
     thread until clear_thread()."""
     scope = _scope()
-    held = getattr(_local, 'choices', None)
+    held = getattr(_local, 'replica_choices', None)
     if held is None or (held[0] is not None and held[0] is not _REQUEST and held[0] is not scope):
-        held = _local.choices = (scope, {})
+        held = _local.replica_choices = (scope, {})
     return held[1]
 
 
@@ -279,10 +279,10 @@ class use_primary(selector.Context):
 
 def pins():
     try:
-        return _local.pins
+        return _local.replica_pins
     except AttributeError:
-        _local.pins = {}
-        return _local.pins
+        _local.replica_pins = {}
+        return _local.replica_pins
 
 
 def pin(alias):
@@ -301,15 +301,15 @@ def pinned():
 
 def in_request(flag=True):
     """PinningMiddleware: replica choices last until the end of this request."""
-    _local.request = flag
-    _local.choices = None
+    _local.replica_request = flag
+    _local.replica_choices = None
 
 
 def clear_thread():
     """Forget this thread's pins and replica choices (at the start and end of a request)."""
-    _local.pins = {}
-    _local.choices = None
-    _local.request = False
+    _local.replica_pins = {}
+    _local.replica_choices = None
+    _local.replica_request = False
 
 
 def reset():
