@@ -300,9 +300,9 @@ def _statement(original, query, alias, write, args, kwargs):
     starts its branch); an error names the alias, and a lost connection with
     uncommitted writes makes the alias refuse work until a rollback."""
     wrapper = connections[alias]
-    if write:
-        before_write(wrapper, alias)
     work = connections._thread()
+    if write and alias not in work.written:
+        before_write(wrapper, alias)
     work.orm += 1
     try:
         return original(query, *args, **kwargs)
@@ -327,7 +327,7 @@ def run_query(query, write, original, args, kwargs):
     reached goes to the next replica, then to the primary."""
     conn = query.connection
     held = conn.__dict__.get('djpatch_alias')   # the query holds a wrapper itself
-    if held is not None and connections._all.get(held) is not conn:
+    if held is not None and connections[held] is not conn:
         # A wrapper of before a config.reload(): the query runs on a copy
         # that holds the alias's wrapper of now.
         query = _holding(query, connections[held])
@@ -357,6 +357,7 @@ def run_query(query, write, original, args, kwargs):
                            primary=query_forces_primary(query))
     if write:
         replicas.pin(alias)
+    single = config.current().single_engine
     while True:
         try:
             target = query
@@ -365,7 +366,19 @@ def run_query(query, write, original, args, kwargs):
                 # built with, a replica's primary): it runs on a copy that
                 # holds the chosen one; the query itself is not changed.
                 target = _holding(query, connections[alias])
-            if idle and alias == 'default':   # django.db.connection means it
+            elif single and conn is proxy_connection:
+                # Built with django.db.connection's stand-in: a write query
+                # Django made for this one statement holds the alias's
+                # wrapper from now on; anything else runs on a copy.
+                if write:
+                    query.connection = connections[alias]
+                else:
+                    target = _holding(query, connections[alias])
+            if (idle and alias == 'default') or \
+                    (single and target.connection is connections[alias]):
+                # It holds its wrapper (or django.db.connection means it):
+                # with one engine everywhere, what the compiler reads of
+                # django.db.connection is the same on every alias.
                 return _statement(original, target, alias, write, args, kwargs)
             return selector.run_in(alias, None, _statement, original, target, alias, write,
                                    args, kwargs)
@@ -386,12 +399,14 @@ def make_insert_execute_sql(original):
         if alias is None and selector.is_idle() and config.current().routes_nothing_away(self.model):
             if self.connection is proxy_connection and config.current().single_engine:
                 self.connection = connections.default()     # see run_query()
-            return _statement(original, self, 'default', True, args, kwargs)
+            # Its statement runs through BaseQuery.execute_sql: run_query()
+            # marks it and names its errors.
+            return original(self, *args, **kwargs)
         alias = precedence.db_for(self.model, True, alias, readonly, operation='insert into')
         replicas.pin(alias)
         target = self
         held = self.connection.__dict__.get('djpatch_alias')
-        if held is not None and (held != alias or connections._all.get(held) is not self.connection):
+        if held is not None and (held != alias or connections[held] is not self.connection):
             target = _holding(self, connections[alias])     # see run_query()
         return selector.run_in(alias, None, _statement, original, target, alias, True,
                                args, kwargs)
