@@ -37,6 +37,7 @@ import optparse
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -270,8 +271,9 @@ def serve_and_request(command, cwd, env, paths, work):
     port = free_port()
     command = re.sub(r'\brunserver\b.*$', 'runserver --noreload 127.0.0.1:%d' % port, command)
     out = open(os.path.join(work, 'runserver.log'), 'w')
+    # A session of its own: the shell and the server it starts are stopped together.
     process = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdout=out,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, preexec_fn=os.setsid)
     answers = []
     try:
         deadline = time.time() + 60
@@ -304,11 +306,33 @@ def serve_and_request(command, cwd, env, paths, work):
             log('GET %s -> %s' % (path, body.strip()))
             answers.append((path, body))
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait()
+        stop_group(process)
         out.close()
     return answers
+
+
+def stop_group(process):
+    """Stop ``process`` and everything in its process group (the shell ran
+    "manage.py runserver" as a child of its own): SIGTERM, then SIGKILL
+    after 10 seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except OSError:
+        pass        # gone already
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except OSError:
+            break   # no process of the group is left
+        process.poll()
+        time.sleep(0.1)
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    process.wait()
 
 
 def follow(steps, readme_text, way, work, src, django_src, python27):
