@@ -62,6 +62,5 @@ def records(version):
 
 
 is_installed = patching.is_installed
-patcher_tick = patching.tick
 applied_patches = patching.applied_records
 pending_patches = patching.pending_records

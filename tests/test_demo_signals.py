@@ -11,17 +11,11 @@ import tempfile
 import time
 import unittest
 
+import harness
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, 'legacy_site', 'demo.py')
 GUARD = 120    # seconds: a guard against hanging forever, not a measurement
-
-
-def free_port():
-    probe = socket.socket()
-    probe.bind(('127.0.0.1', 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def answers(port):
@@ -106,7 +100,7 @@ class DemoStopsOnSignals(unittest.TestCase):
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def serve_then_send(self, signum):
-        port = free_port()
+        port = harness.closed_port()
         log = open(os.path.join(self.folder, 'demo.log'), 'w')
         self.demo = subprocess.Popen(
             [sys.executable, DEMO, '--port', str(port), '--users', '8',

@@ -267,8 +267,7 @@ class ConnectionHandler(object):
         """
         local = self._thread()
         pending = local.pending
-        if len(pending) <= 1 and not local.broken and \
-                (two_phase[0] is None or not two_phase[0].branches()):
+        if len(pending) <= 1 and not local.broken and not _xa().branches():
             # The common case: one connection (or none) to commit.
             local.pending = []
             local.written = {}

@@ -26,7 +26,7 @@ def is_connection_error(error):
     return 'unable to open database' in str(error)
 
 
-def before_write(wrapper, alias, sql=None):
+def before_write(wrapper, alias):
     """The ORM is about to run a statement that writes on ``alias``: note it
     (a MySQL alias starts its XA branch first, if two-phase commit is on)."""
     local = connections._thread()
