@@ -12,7 +12,7 @@ import harness
 from base import DatabaseTest, commit_unless_managed, patched_only, raw_connection
 from django.db import transaction
 from django.core.exceptions import ImproperlyConfigured
-from djpatch_multidb import connections, using, using_shard
+from djpatch_multidb import connections, resharding, using, using_shard
 from djpatch_multidb.base import config
 from testapp.models import Author, Entry, Profile
 
@@ -300,6 +300,44 @@ class CachesAndSideTable(NoReplicaOfDefault):
         for number in range(4):
             self.assertEqual(harness.column('shard%d' % number, 'testapp_profile', 'nick'),
                              ['saved%d' % number])
+
+
+class KeyChecksAndNewThreads(NoReplicaOfDefault):
+    """What the hot path works out once (a model's shard key field) or takes
+    for granted (a thread's empty block stack from its start)."""
+
+    def test_resharding_writes_a_model_whose_shard_key_names_no_field(self):
+        # resharding() turns the key check off before the key field is
+        # looked up, so a bad shard_key does not stop a copying tool.
+        Profile.shard_key = 'no_such_field'
+        try:
+            with resharding():
+                with using_shard(1):
+                    Profile.objects.create(user_id=2, nick='moved')
+                    Profile.objects.filter(nick='moved').update(user_id=4)
+            commit_unless_managed()
+        finally:
+            Profile.shard_key = 'user_id'
+        self.assertEqual(harness.rows('shard1', 'testapp_profile', 'user_id, nick'),
+                         [(4, 'moved')])
+        for number in (0, 2, 3):
+            self.assertEqual(harness.rows('shard%d' % number, 'testapp_profile'), [])
+
+    def test_a_new_threads_first_write_with_no_block_then_in_a_block_land_where_they_belong(self):
+        def work():
+            Author.objects.create(name='first use')      # no block: the thread's first
+            with using_shard(2):
+                Profile.objects.create(user_id=2, nick='in the block')
+            commit_unless_managed()
+        in_thread(work)
+        self.assertEqual(harness.column('default', 'testapp_author', 'name'), ['first use'])
+        self.assertEqual(harness.column('shard2', 'testapp_profile', 'nick'), ['in the block'])
+        for alias in ('shard0', 'shard1', 'shard3'):
+            self.assertEqual(harness.rows(alias, 'testapp_profile'), [])
+
+
+class KeyChecksAndNewThreadsTwoEngines(TwoEngines, KeyChecksAndNewThreads):
+    pass
 
 
 class QuerysetsBuiltBeforeAReloadTwoEngines(TwoEngines, QuerysetsBuiltBeforeAReload):

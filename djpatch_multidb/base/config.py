@@ -221,6 +221,13 @@ class Config(object):
         self.idle_routes = {}      # precedence.placed_once(): (model, write) -> alias
         self._placements = {}
         self._nothing_away = {}
+        # The hot path's questions, answered without a call (patched/orm.py):
+        # unrouted holds the models routes_nothing_away() said yes to once the
+        # MULTIDB_MODELS labels were checked; plain_building: querysets are
+        # built as Django builds them (one engine, every model on 'default').
+        self.unrouted = {}
+        self.plain_building = self.single_engine and not self.models and \
+            not self.labels_unchecked
         self._shard_aliases = {}
         self._primaries = {}
         for primary, names in self.replicas.items():
@@ -273,12 +280,14 @@ class Config(object):
         """Whether ``model`` goes to 'default' unless a context says otherwise:
         no placement, no router, no replica of 'default' to read from."""
         try:
-            return self._nothing_away[model]
+            answer = self._nothing_away[model]
         except KeyError:
             answer = self._nothing_away[model] = (
                 self.placement(model) is None and not self.router_paths
                 and not self.replicas.get('default'))
-            return answer
+        if answer and not self.labels_unchecked:
+            self.unrouted[model] = True
+        return answer
 
     # -- model placement ---------------------------------------------------
     def check_model_labels(self):

@@ -88,13 +88,28 @@ def set_instance_db(instance, alias):
     if state is not None:
         state.db = alias
         return
-    entry = _entry(instance)
-    if entry is not None and len(entry) == 3:
-        entry[2].db = alias
+    key = id(instance)
+    entry = _states.get(key)        # _entry(), written out
+    if entry is not None and entry[0]() is instance:
+        if len(entry) == 3:
+            entry[2].db = alias
+        else:
+            _states[key] = (entry[0], alias)
         return
-    if entry is None and len(_states) > _limit[0]:
+    if len(_states) > _limit[0]:
         _sweep()
-    _states[id(instance)] = (entry is not None and entry[0] or weakref.ref(instance), alias)
+    _states[key] = (weakref.ref(instance), alias)
+
+
+def db_of(instance):
+    """instance_db() of a Django 1.0/1.1 instance (its ``_state`` is never in
+    its ``__dict__`` there): the ORM replacements' hot path."""
+    entry = _states.get(id(instance))
+    if entry is None or entry[0]() is not instance:
+        return None
+    if len(entry) == 3:
+        return entry[2].db
+    return entry[1]
 
 
 def remember_all(objects, alias):

@@ -2,7 +2,9 @@
 
 Each module keeps its attributes on ``local`` under names of its own:
 
-  stack, tops, lock, marks      context/selector.py: the open blocks
+  stack, tops, lock, marks      context/selector.py: the open blocks (stack,
+                                tops and lock are there from the thread's
+                                start: on_new_thread())
   db_work                       db/connections.py: the aliases a commit or a
                                 rollback must reach (pending, written, broken)
   xa_branches                   db/xa.py: the XA branches of the transaction
@@ -20,4 +22,24 @@ state of the block object, not of the thread.
 """
 import threading
 
-local = threading.local()
+# Functions that set up a thread's attributes before its first use of
+# ``local`` (selector's empty stack): the hot path then reads them without
+# looking out for a thread that has none yet.
+_starts = []
+
+
+class _Local(threading.local):
+
+    def __init__(self):
+        for start in _starts:
+            start()
+
+
+def on_new_thread(start):
+    """Call ``start()`` in every thread before it first uses ``local``; in this
+    thread, now."""
+    _starts.append(start)
+    start()
+
+
+local = _Local()

@@ -53,6 +53,9 @@ def _init():
     return _state.stack
 
 
+threadstate.on_new_thread(_init)
+
+
 def clear_thread():
     """Drop every context of this thread; returns what was open (a leak, if anything)."""
     try:

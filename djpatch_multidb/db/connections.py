@@ -265,9 +265,13 @@ class ConnectionHandler(object):
         after it are rolled back and a CommitError names what was committed,
         what failed and what was rolled back.
         """
-        local = self._thread()
+        local = getattr(threadstate.local, 'db_work', None)
+        if local is None or local.generation != config.generation[0]:
+            local = self._thread()
         pending = local.pending
-        if len(pending) <= 1 and not local.broken and not _xa().branches():
+        # (xa_branches: db/xa.py's open branches, on the same thread-local.)
+        if len(pending) <= 1 and not local.broken and \
+                not threadstate.local.__dict__.get('xa_branches'):
             # The common case: one connection (or none) to commit.
             local.pending = []
             local.written = {}

@@ -1,13 +1,17 @@
 """Replacements at the connection level: opening a cursor, and the request signals."""
 import sys
 
-from djpatch_multidb.base import config, versions
+from djpatch_multidb.base import config, threadstate, versions
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.context import selector
 from djpatch_multidb.db import xa
 from djpatch_multidb.db.connections import connections, drop, naming_alias
 from djpatch_multidb.db.cursors import CountingCursor
 from djpatch_multidb.routing import replicas
+
+
+_local = threadstate.local
+generation = config.generation
 
 
 def make_cursor(original):
@@ -31,11 +35,13 @@ def make_cursor(original):
         if registered:
             # (_thread() also starts this thread's record afresh after a
             # config.reload(): the cursor's statements then mark the new one.)
-            work = connections._thread()
+            work = _local.__dict__.get('db_work')
+            if work is None or work.generation != generation[0]:
+                work = connections._thread()
             broken = work.broken
             if broken and alias in broken:
                 _raise_lost(self, alias)
-        before = self.connection
+        before = state.get('connection')     # self.connection (state: this thread's)
         try:
             cursor = original(self, *args)
         except Exception:
@@ -43,7 +49,7 @@ def make_cursor(original):
             reraise(error_type, naming_alias(error, alias), tb)
         if not registered:
             return cursor
-        if before is not None and self.connection is not before \
+        if before is not None and state.get('connection') is not before \
                 and connections.has_written(alias):
             connections.forget(alias)
             _raise_lost(self, alias)

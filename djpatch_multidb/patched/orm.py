@@ -8,7 +8,7 @@ queryset to an alias is in ``querysets.py``.
 import sys
 
 from djpatch_multidb.api.allshards import AllShards
-from djpatch_multidb.base import config
+from djpatch_multidb.base import config, state
 from djpatch_multidb.base.compat import reraise
 from djpatch_multidb.base.errors import CrossDatabaseDelete, ShardNotSelected
 from djpatch_multidb.base.shardkeys import shard_number
@@ -38,6 +38,13 @@ def _keep_name(replacement, original):
 
 # -- QuerySet ---------------------------------------------------------------
 
+# The hot path reads these directly (no call): the thread's blocks
+# (selector._state.stack: none open = idle), the configuration in force and
+# its generation (config.reload() bumps it; wrappers of before are stale).
+thread = selector._state
+generation = config.generation
+
+
 def make_queryset_init(original):
     """QuerySet.__init__: a new query holds the wrapper it will run on.
 
@@ -53,19 +60,23 @@ def make_queryset_init(original):
     def __init__(self, model=None, query=None, *args, **kwargs):
         original(self, model, query, *args, **kwargs)
         if query is None and model is not None:
-            if not getattr(thread, 'stack', None):
-                if config._current is not None and config._current.single_engine:
-                    self.query.connection = connections.default()
+            if not thread.stack:
+                cfg = config._current
+                if cfg is not None and cfg.single_engine:
+                    wrapper = connections._generation == generation[0] and \
+                        connections._all.get('default')
+                    self.query.connection = wrapper or connections.default()
                 return
+            cfg = config.current()
             alias = selector.context_alias(model)
-            readonly = selector.is_readonly()
+            readonly = thread.tops[-1][1]       # selector.is_readonly()
             primary = replicas.primary_forced()
             if alias is not None and alias != 'default' and not (readonly or primary) \
-                    and config.current().primary_for(alias) == alias:
+                    and cfg.primary_for(alias) == alias:
                 self.query.connection = connections[alias]
             elif alias is not None or readonly or primary:
                 self.query.connection = QueryConnection(alias, readonly, primary=primary)
-            elif config.current().single_engine:
+            elif cfg.single_engine:
                 self.query.connection = connections.default()
     return _keep_name(__init__, original)
 
@@ -211,11 +222,16 @@ def make_filter(original):
     build = make_build(original)
 
     def _filter_or_exclude(self, negate, *args, **kwargs):
-        if relations.several_places():
+        cfg = config._current
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
+        if cfg.plain_building:
+            return original(self, negate, *args, **kwargs)
+        if cfg.models:      # relations.several_places()
             what = negate and 'exclude()' or 'filter()'
             relations.check_lookups(self.model, args, kwargs, what)
             args, kwargs = relations.values_from_other_databases(self, args, kwargs, what)
-        elif config.current().single_engine:
+        if cfg.single_engine:
             return original(self, negate, *args, **kwargs)   # what build() would do, one call less
         return build(self, negate, *args, **kwargs)
     return _keep_name(_filter_or_exclude, original)
@@ -241,7 +257,8 @@ def make_values_build(original):
 def make_order_by(original):
     """QuerySet.order_by(): refuse an ordering that would join two databases."""
     def order_by(self, *field_names):
-        if relations.several_places():
+        cfg = config._current
+        if (cfg is None or cfg.models) and relations.several_places():
             relations.check_ordering(self.model, field_names)
         return original(self, *field_names)
     return _keep_name(order_by, original)
@@ -290,7 +307,40 @@ def make_execute_sql(original):
             return answer
 
     def execute_sql(self, *args, **kwargs):
-        return run_query(self, is_write(self), original, args, kwargs)
+        routed = self.__dict__.get('djpatch_routed')
+        if routed is not None and routed is thread.__dict__:
+            # InsertQuery.execute_sql's own statement, routed and marked there
+            # by this thread.
+            return original(self, *args, **kwargs)
+        write = write_classes.get(self.__class__)
+        if write is None:
+            write = is_write(self)
+        cfg = config._current
+        if cfg is not None and not thread.stack and \
+                cfg.unrouted.get(self.model) and 'djpatch_bound' not in self.__dict__ and \
+                connections._generation == generation[0]:
+            # The common case, kept to one call: no block open, a model that
+            # nothing routes away, a query that holds the 'default' wrapper
+            # (or, for a write Django made for this statement, the stand-in):
+            # run_query() would run it on 'default' as it is.
+            wrapper = connections._all.get('default')
+            conn = self.connection
+            if wrapper is not None and (conn is wrapper or (
+                    write and conn is proxy_connection and cfg.single_engine)):
+                self.connection = wrapper
+                work = getattr(thread, 'db_work', None)
+                if work is None or work.generation != generation[0]:
+                    work = connections._thread()
+                if write and 'default' not in work.written:
+                    before_write(wrapper, 'default')
+                work.orm += 1
+                try:
+                    return original(self, *args, **kwargs)
+                except Exception:
+                    connection_failed(wrapper, 'default')
+                finally:
+                    work.orm -= 1
+        return run_query(self, write, original, args, kwargs)
     return _keep_name(execute_sql, original)
 
 
@@ -299,8 +349,11 @@ def _statement(original, query, alias, write, args, kwargs):
     a stand-in that means it): a write is noted first (commits reach it, XA
     starts its branch); an error names the alias, and a lost connection with
     uncommitted writes makes the alias refuse work until a rollback."""
-    wrapper = connections[alias]
-    work = connections._thread()
+    wrapper = connections._generation == generation[0] and connections._all.get(alias) or \
+        connections[alias]
+    work = thread.__dict__.get('db_work')      # connections._thread(), written out
+    if work is None or work.generation != generation[0]:
+        work = connections._thread()
     if write and alias not in work.written:
         before_write(wrapper, alias)
     work.orm += 1
@@ -327,6 +380,15 @@ def run_query(query, write, original, args, kwargs):
     reached goes to the next replica, then to the primary."""
     conn = query.connection
     held = conn.__dict__.get('djpatch_alias')   # the query holds a wrapper itself
+    bound = query.__dict__.get('djpatch_bound')
+    if bound is not None and held == bound and not write and \
+            connections._generation == generation[0] and connections._all.get(bound) is conn \
+            and not thread.tops[-1][1] and config._current is not None and \
+            config._current.single_engine:
+        # A read bound for this evaluation to its primary's own wrapper
+        # (querysets.bound_view, after the alias was decided), no readonly()
+        # open: it runs there (see below), with no more questions.
+        return _statement(original, query, bound, False, args, kwargs)
     if held is not None and connections[held] is not conn:
         # A wrapper of before a config.reload(): the query runs on a copy
         # that holds the alias's wrapper of now.
@@ -395,9 +457,19 @@ def run_query(query, write, original, args, kwargs):
 def make_insert_execute_sql(original):
     """InsertQuery.execute_sql: the insert runs, and is later committed, on its alias."""
     def execute_sql(self, *args, **kwargs):
+        cfg = config._current
+        if cfg is not None and self.connection is proxy_connection and cfg.single_engine \
+                and not thread.stack and cfg.unrouted.get(self.model) \
+                and 'djpatch_bound' not in self.__dict__:
+            # insert_query()'s query, no block open, a model nothing routes
+            # away: on the 'default' wrapper itself (see below).
+            self.connection = connections._generation == generation[0] and \
+                connections._all.get('default') or connections.default()
+            return original(self, *args, **kwargs)
+        cfg = config.current()
         alias, readonly = query_route(self)
-        if alias is None and selector.is_idle() and config.current().routes_nothing_away(self.model):
-            if self.connection is proxy_connection and config.current().single_engine:
+        if alias is None and selector.is_idle() and cfg.routes_nothing_away(self.model):
+            if self.connection is proxy_connection and cfg.single_engine:
                 self.connection = connections.default()     # see run_query()
             # Its statement runs through BaseQuery.execute_sql: run_query()
             # marks it and names its errors.
@@ -405,9 +477,22 @@ def make_insert_execute_sql(original):
         alias = precedence.db_for(self.model, True, alias, readonly, operation='insert into')
         replicas.pin(alias)
         target = self
+        wrapper = connections[alias]
         held = self.connection.__dict__.get('djpatch_alias')
         if held is not None and (held != alias or connections[held] is not self.connection):
-            target = _holding(self, connections[alias])     # see run_query()
+            target = _holding(self, wrapper)     # see run_query()
+        elif held is None and self.connection is proxy_connection and cfg.single_engine:
+            self.connection = wrapper    # insert_query()'s query, made for this statement
+        if cfg.single_engine and target.connection is wrapper:
+            # It holds its wrapper and what the compiler reads of
+            # django.db.connection is the same on every alias: no frame.  The
+            # SQL it runs through BaseQuery.execute_sql is this statement,
+            # already marked (djpatch_routed: this thread's, for this call).
+            target.djpatch_routed = thread.__dict__
+            try:
+                return _statement(original, target, alias, True, args, kwargs)
+            finally:
+                del target.djpatch_routed
         return selector.run_in(alias, None, _statement, original, target, alias, True,
                                args, kwargs)
     return _keep_name(execute_sql, original)
@@ -419,7 +504,16 @@ def make_save_base(original):
     """Model.save_base: save on the alias the instance belongs to; remember it."""
     def save_base(self, *args, **kwargs):
         model = self.__class__
-        if (selector.is_idle() and instance_db(self) in (None, 'default')
+        cfg = config._current
+        if cfg is not None and not thread.stack and cfg.unrouted.get(model):
+            home = state.db_of(self)
+            if home is None:
+                result = original(self, *args, **kwargs)
+                set_instance_db(self, 'default')
+                return result
+            if home == 'default':
+                return original(self, *args, **kwargs)
+        elif (selector.is_idle() and instance_db(self) in (None, 'default')
                 and config.current().routes_nothing_away(model)):
             result = original(self, *args, **kwargs)
             set_instance_db(self, 'default')
@@ -452,6 +546,10 @@ def make_model_delete(original):
             return original(self, *args, **kwargs)
         if using is not None:
             config.current().check_alias(using)
+        elif config._current is not None and not thread.stack and \
+                config._current.unrouted.get(self.__class__) and \
+                instance_db(self) in (None, 'default'):
+            return original(self, *args, **kwargs)
         elif (selector.is_idle() and instance_db(self) in (None, 'default')
               and config.current().routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)
@@ -499,7 +597,8 @@ def make_collected_add(original):
     """CollectedObjects.add (what a delete collects into): objects of one model
     from two databases with the same primary key are both kept."""
     def add(self, model, pk, obj, *args, **kwargs):
-        if relations.several_places():
+        cfg = config._current
+        if (cfg is None or cfg.models) and relations.several_places():
             pk = relations.collected_key(self, model, pk, obj)
         return original(self, model, pk, obj, *args, **kwargs)
     return _keep_name(add, original)
@@ -590,11 +689,13 @@ def run_with_callers_raw_sql(alias, models, func, *args, **kwargs):
 def _all_on_default(seen_objs, models):
     """Whether every collected object is a 'default' one that nothing routes away."""
     cfg = config.current()
+    unrouted = cfg.unrouted
     for model in models:
-        if not cfg.routes_nothing_away(model):
+        if not (unrouted.get(model) or cfg.routes_nothing_away(model)):
             return False
-        for pk, obj in seen_objs[model].items():
-            if instance_db(obj) not in (None, 'default'):
+        for obj in seen_objs[model].values():
+            home = instance_db(obj)
+            if home is not None and home != 'default':
                 return False
     return True
 
@@ -721,7 +822,9 @@ def make_delete_do_query(original):
     lives with a model of another database (a ManyToManyField declared there)
     is cleared where that model lives; on every shard of a shard group."""
     def do_query(self, table, where):
-        aliases = relations.several_places() and relations.join_table_aliases(self.model, table)
+        cfg = config._current
+        aliases = (cfg is None or cfg.models) and relations.several_places() and \
+            relations.join_table_aliases(self.model, table)
         if not aliases:
             return original(self, table, where)
         for alias in aliases:

@@ -8,6 +8,8 @@ from djpatch_multidb.db.connections import connections
 from djpatch_multidb.routing import precedence
 from djpatch_multidb.routing.proxy import QueryConnection, query_forces_primary, query_route
 
+_thread = selector._state      # the selector's thread-local stack (read, never written here)
+
 
 def bound_view(queryset, alias, force=False):
     """``queryset`` itself if it is bound to ``alias``; else a shallow copy that is.
@@ -44,9 +46,21 @@ def unrouted(queryset):
     """Whether nothing sends this queryset anywhere but 'default' right now: no
     choice of its own, no context open, no placement, router or replica.  The
     replacements then run Django's code as it is, since django.db.connection
-    already means 'default'."""
-    return (query_route(queryset.query) == (None, False) and selector.is_idle()
-            and config.current().routes_nothing_away(queryset.model))
+    already means 'default'.  (Asked by every evaluation: its checks are
+    query_route() and selector.is_idle() written out.)"""
+    query = queryset.query
+    if 'djpatch_bound' in query.__dict__ or _thread.stack:
+        return False
+    conn = query.connection
+    if conn.__class__ is QueryConnection:
+        return False
+    held = conn.__dict__.get('djpatch_alias')
+    if held is not None and held != 'default':
+        return False
+    cfg = config._current
+    if cfg is not None and cfg.unrouted.get(queryset.model):
+        return True
+    return config.current().routes_nothing_away(queryset.model)
 
 
 def read_alias(queryset):
@@ -60,8 +74,19 @@ def write_alias(queryset, operation):
     return precedence.db_for(queryset.model, True, alias, readonly, operation=operation)
 
 
+_families = {}
+
+
 def family(model):
     """A model and the parents a save also writes (multi-table inheritance)."""
+    try:
+        return _families[model]
+    except KeyError:
+        pass
     models = [model]
     models.extend(model._meta.get_parent_list())
-    return frozenset(models)
+    found = frozenset(models)
+    if len(_families) > 4096:
+        _families.clear()
+    _families[model] = found
+    return found

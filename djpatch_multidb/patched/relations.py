@@ -425,9 +425,25 @@ def split_by_database(seen_objs, alias_of):
     object)`` when it does not know); the dependency order within each database
     is kept.  'default' comes last.
     """
+    models = seen_objs.unordered_keys()
+    only = None
+    for model in models:
+        for pk, obj in seen_objs[model].items():
+            alias = instance_db(obj) or alias_of(model, obj)
+            if isinstance(pk, CollectedKey) or (only is not None and alias != only):
+                break
+            only = alias
+        else:
+            continue
+        break
+    else:
+        if only is not None:
+            # The common case: every object from one database, under its own
+            # key: the collection itself.
+            return [(only, seen_objs)]
     groups = {}
     order = []
-    for model in seen_objs.unordered_keys():
+    for model in models:
         for pk, obj in seen_objs[model].items():
             alias = instance_db(obj) or alias_of(model, obj)
             if alias not in groups:

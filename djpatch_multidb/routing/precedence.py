@@ -28,6 +28,15 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     ``primary``: a queryset built inside use_primary(), whose reads stay on
     the primaries.
     """
+    if alias is not None and instance is None and not readonly:
+        # The caller's choice (a queryset's, a frame's): it stands unless a
+        # readonly() block is open (once the configuration is checked).
+        cfg = config._current
+        try:
+            if not _thread.tops[-1][1] and cfg is not None and not cfg.labels_unchecked:
+                return alias
+        except AttributeError:
+            pass
     plain = alias is None and instance is None and at is UNKNOWN and not readonly and \
         not primary
     if plain:     # the common questions, kept short
@@ -151,8 +160,8 @@ def check_shard_key(cfg, model, instance, alias):
     shards = cfg.shards[group]
     if primary not in shards or selector.shard_keys_unchecked():
         return
-    field = shard_key_field(model)
-    if _given_by_the_shard(field):
+    field, given = _key_field(model)
+    if given:
         return
     key = getattr(instance, field.attname)
     if key is None:
@@ -173,8 +182,8 @@ def check_update_keys(model, alias, values):
     primary = cfg.primary_for(alias)
     if primary not in cfg.shards[group] or selector.shard_keys_unchecked():
         return
-    field = shard_key_field(model)
-    if _given_by_the_shard(field):
+    field, given = _key_field(model)
+    if given:
         return
     for name, value in values.items():
         if name not in (field.name, field.attname):
@@ -184,6 +193,27 @@ def check_update_keys(model, alias, values):
             raise _misplaced(model, group, field, value, None, primary, cfg,
                              'an expression whose shard cannot be known before it runs')
         _check_key_on(cfg, model, group, field, value, primary)
+
+
+# (model, its shard_key) -> (the key field, whether the shard hands it out)
+_key_fields = {}
+
+
+def _key_field(model):
+    """(shard_key_field(model), _given_by_the_shard() of it), worked out once
+    per model and shard_key: every write to a keyed group asks."""
+    cache_key = (model, getattr(model, 'shard_key', None))
+    try:
+        return _key_fields[cache_key]
+    except (KeyError, TypeError):
+        pass
+    field = shard_key_field(model)
+    found = (field, _given_by_the_shard(field))
+    try:
+        _key_fields[cache_key] = found
+    except TypeError:
+        pass
+    return found
 
 
 def _given_by_the_shard(field):
@@ -274,8 +304,12 @@ def _takes_app_label(method):
 
 def raw_alias():
     """The alias django.db.connection stands for in this thread now."""
-    alias = selector.raw_alias()
-    if selector.is_readonly():
+    try:
+        entry, readonly = _thread.tops[-1]      # selector.raw_entry(), is_readonly()
+    except AttributeError:
+        return selector.raw_alias()
+    alias = entry is None and 'default' or entry.raw_alias()
+    if readonly:
         alias = replicas.for_read(alias)
     return alias
 

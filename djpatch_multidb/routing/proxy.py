@@ -31,12 +31,17 @@ SHARED_ATTRIBUTES = ('ops', 'operators', 'features')
 SHARED_BACKENDS = ('sqlite3', 'mysql')
 
 
+_thread = selector._state      # the selector's thread-local stack (none open: idle)
+generation = config.generation
+
+
 class ConnectionProxy(object):
     """django.db.connection: the selected connection, looked up on every access."""
 
     def __getattr__(self, name):
-        if selector.is_idle():  # the common case, kept short: 'default'
-            wrapper = connections.default()
+        if not _thread.stack:  # the common case, kept short: 'default'
+            wrapper = connections._generation == generation[0] and \
+                connections._all.get('default') or connections.default()
             value = getattr(wrapper, name)
             if name == 'cursor':
                 if type(self) is ConnectionProxy:
@@ -231,19 +236,55 @@ class TransactionConnection(ConnectionProxy):
     """django.db.transaction.connection: commit and roll back every pending alias."""
 
     def _commit(self):
+        # The common case first, written out (commit_unless_managed() after
+        # every autocommitted write): one connection with work, no XA branch,
+        # nothing lost; connections.commit_pending() does the rest.
+        local = _thread.__dict__
+        work = local.get('db_work')
+        if work is not None and len(work.pending) == 1 and not work.broken and \
+                work.generation == generation[0] and not local.get('xa_branches') and \
+                connections._generation == generation[0]:
+            wrapper = connections._all.get(work.pending[0])
+            work.pending = []
+            work.written = {}
+            if wrapper is not None:
+                try:
+                    wrapper._commit()
+                except Exception:
+                    self._failed()
+            return
         try:
             connections.commit_pending()
         except Exception:
-            # The transaction is over either way (what did not commit was rolled
-            # back): clean, so that Django 1.0's commit_on_success lets this
-            # error through instead of a TransactionManagementError.
-            from django.db import transaction
-            error = sys.exc_info()
-            try:
-                transaction.set_clean()
-            except transaction.TransactionManagementError:
-                pass  # not under transaction management: nothing to mark
-            reraise(*error)
+            self._failed()
+
+    # What transaction management asks of "the" connection around every
+    # delete and queryset update: methods of their own rather than
+    # __getattr__'s lookups (the same connection: the selected one).
+    def _enter_transaction_management(self, managed):
+        return self._selected()._enter_transaction_management(managed)
+
+    def _leave_transaction_management(self, managed):
+        return self._selected()._leave_transaction_management(managed)
+
+    def _selected(self):
+        if not _thread.stack:
+            return connections._generation == generation[0] and \
+                connections._all.get('default') or connections.default()
+        return connections[precedence.raw_alias()]
+
+    def _failed(self):
+        """A commit failed (the error in hand): the transaction is over either
+        way (what did not commit was rolled back), so it is marked clean, and
+        Django 1.0's commit_on_success lets this error through instead of a
+        TransactionManagementError."""
+        from django.db import transaction
+        error = sys.exc_info()
+        try:
+            transaction.set_clean()
+        except transaction.TransactionManagementError:
+            pass  # not under transaction management: nothing to mark
+        reraise(*error)
 
     def _rollback(self):
         connections.rollback_pending()
