@@ -196,7 +196,7 @@ def make_get_connection(original):
     def get_connection(using=None):
         if using is None:
             using = _following(None)
-            if getattr(_local, 'tx_following', None):
+            if _local.__dict__.get('tx_following'):
                 # on_commit(), savepoint(), set_rollback() with no using inside
                 # a block of another database: the block holds that one too.
                 check_write(None, using)
@@ -232,7 +232,7 @@ def make_following_function(original):
         else:
             using = kwargs.get('using')
         alias = _following(using)
-        if using is not None or reach is None or not getattr(_local, 'tx_following', None):
+        if using is not None or reach is None or not _local.__dict__.get('tx_following'):
             return call(args, kwargs, alias)
         results = [call(args, kwargs, name) for name in [alias] + _joined_by_blocks_on(alias)]
         if reach == 'any':
@@ -304,7 +304,7 @@ def _open_blocks():
 def open_blocks_here():
     """Whether this thread is inside a Django block with no using (cheap: the
     router asks it for every write)."""
-    return getattr(_local, 'tx_following', None)
+    return _local.__dict__.get('tx_following')
 
 
 def _joined_by_blocks_on(alias):
@@ -325,7 +325,7 @@ def check_write(model, alias):
     another alias that no transaction of Django's holds would commit at once
     whatever the block does: the innermost block joins that alias first
     (autocommit(), innermost, asks for that: nothing is joined)."""
-    blocks = getattr(_local, 'tx_following', None)
+    blocks = _local.__dict__.get('tx_following')
     if not blocks or alias is None:
         return
     for record in blocks:

@@ -12,7 +12,7 @@ database that no transaction holds makes the block join that database: it
 commits or rolls back with the block (transactions.check_write).
 """
 from djpatch_multidb.api import transactions
-from djpatch_multidb.base import config
+from djpatch_multidb.base import config, threadstate
 from djpatch_multidb.base.compat import string_types
 from djpatch_multidb.base.errors import CrossDatabaseDelete
 from djpatch_multidb.base.shardkeys import shard_number
@@ -20,10 +20,19 @@ from djpatch_multidb.base.state import instance_db
 from djpatch_multidb.context import selector
 from djpatch_multidb.routing import precedence, replicas, syncdb
 
+# stack: the selector's open blocks; tx_following: api/transactions.py's
+_local = threadstate.local
+
+
 class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
         if not hints:       # the common question: precedence.db_for() keeps the plain answers
+            if not _local.stack:
+                cfg = config._current
+                alias = cfg is not None and cfg.idle_routes.get((model, False))
+                if alias:
+                    return alias    # precedence.db_for()'s first answer, written out
             return precedence.db_for(model, False)
         key = _instance_key(model, hints)
         if key is not None:
@@ -34,16 +43,26 @@ class MultiDBRouter(object):
         return _route(model, False, hints)
 
     def db_for_write(self, model, **hints):
-        alias = self._db_for_write(model, hints)
-        if transactions.open_blocks_here():
+        alias = None
+        if not hints and not _local.stack:
+            cfg = config._current
+            # precedence.db_for()'s first answer, written out: kept only for a
+            # model placed on an alias with no replica (nothing to pin)
+            alias = cfg is not None and cfg.idle_routes.get((model, True))
+        if not alias:
+            alias = self._db_for_write(model, hints)
+        if _local.__dict__.get('tx_following'):     # transactions.open_blocks_here()
             transactions.check_write(model, alias)
         return alias
 
     def _db_for_write(self, model, hints):
+        cfg = config._current
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
         key = _instance_key(model, hints)
         if key is not None:
             try:
-                return config.current().route_cache[key + (True,)]
+                return cfg.route_cache[key + (True,)]
             except KeyError:
                 pass
         alias = _route(model, True, hints)
@@ -107,7 +126,7 @@ def _instance_key(model, hints):
     instance = hints.get('instance')
     if instance is None or len(hints) != 1 or type(instance) is not model:
         return None
-    if not selector.is_idle():
+    if _local.stack:       # a block is open (selector.is_idle())
         return None
     state = instance.__dict__.get('_state')
     if state is None:

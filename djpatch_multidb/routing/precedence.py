@@ -52,7 +52,9 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
                     return chosen
         except (AttributeError, KeyError):
             pass
-    cfg = config.current()
+    cfg = config._current
+    if cfg is None or cfg.labels_unchecked:
+        cfg = config.current()
     explicit = alias is not None
     if alias is None:
         alias = selector.context_alias(model)

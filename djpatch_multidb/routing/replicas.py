@@ -201,7 +201,7 @@ def choose(primary, cfg=None):
 
 
 def _scope():
-    if getattr(_local, 'replica_request', False):
+    if _local.__dict__.get('replica_request', False):
         return _REQUEST
     entries = selector.stack()
     return entries and entries[0] or None
@@ -212,7 +212,7 @@ def choices():
     the request (PinningMiddleware), else the outermost open context, else the
     thread until clear_thread()."""
     scope = _scope()
-    held = getattr(_local, 'replica_choices', None)
+    held = _local.__dict__.get('replica_choices')
     if held is None or (held[0] is not None and held[0] is not _REQUEST and held[0] is not scope):
         held = _local.replica_choices = (scope, {})
     return held[1]
