@@ -548,7 +548,7 @@ def make_model_delete(original):
             config.current().check_alias(using)
         elif config._current is not None and not thread.stack and \
                 config._current.unrouted.get(self.__class__) and \
-                instance_db(self) in (None, 'default'):
+                state.db_of(self) in (None, 'default'):
             return original(self, *args, **kwargs)
         elif (selector.is_idle() and instance_db(self) in (None, 'default')
               and config.current().routes_nothing_away(self.__class__)):
@@ -694,7 +694,7 @@ def _all_on_default(seen_objs, models):
         if not (unrouted.get(model) or cfg.routes_nothing_away(model)):
             return False
         for obj in seen_objs[model].values():
-            home = instance_db(obj)
+            home = state.db_of(obj)
             if home is not None and home != 'default':
                 return False
     return True
