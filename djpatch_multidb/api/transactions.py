@@ -195,7 +195,8 @@ def make_get_connection(original):
     atomic() and every transaction function ask for their connection."""
     def get_connection(using=None):
         if using is None:
-            using = _following(None)
+            entry = _local.tops[-1][0]      # _following(None), written out
+            using = entry is None and 'default' or entry.raw_alias()
             if _local.__dict__.get('tx_following'):
                 # on_commit(), savepoint(), set_rollback() with no using inside
                 # a block of another database: the block holds that one too.

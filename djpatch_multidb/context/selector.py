@@ -282,6 +282,10 @@ class Context(object):
     """
     readonly = False
     decides_raw = False
+    # What resharding() and replicas.use_primary() say; every other entry says
+    # no without an AttributeError (their checks ask each entry of the stack).
+    allows_any_shard = False
+    forces_primary = False
 
     # push(self) returns self; pop(self, *exc_info) returns None: the block's
     # own exception goes on.  (The functions themselves: one call less.)

@@ -66,7 +66,7 @@ class MultiDBRouter(object):
             except KeyError:
                 pass
         alias = _route(model, True, hints)
-        if alias is not None and config.current().replicas.get(alias):
+        if alias is not None and cfg.replicas.get(alias):
             replicas.pin(alias)        # read-your-writes, as on Django 1.0/1.1
         elif key is not None:
             _remember(key + (True,), model, alias)
@@ -159,8 +159,10 @@ def _route(model, write, hints):
         # A new object's _state.db is Django's guess from an object assigned
         # to one of its relations: kept if the model lives there (a Note of a
         # Profile on its shard), else its placement and key decide.
-        cfg = config.current()
-        at = instance_db(instance)
+        cfg = config._current
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
+        at = state.db if state is not None else instance_db(instance)
         if at is not None and getattr(state, 'adding', False) and not precedence.placed_on(cfg, model, cfg.primary_for(at)):
             at = None
         if write and at is not None:

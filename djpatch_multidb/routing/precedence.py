@@ -69,7 +69,7 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
             alias = instance_db(instance)
     if alias is None:
         alias = placed_alias(cfg, model, write, instance)
-    if readonly or selector.is_readonly():
+    if readonly or _thread.tops[-1][1]:         # selector.is_readonly()
         if write:
             raise ReadOnlyError(model, alias, operation or 'write')
         if primary or replicas.primary_forced():
@@ -158,7 +158,7 @@ def check_shard_key(cfg, model, instance, alias):
     group = _keyed_group(cfg, model)
     if group is None:
         return
-    primary = cfg.primary_for(alias)
+    primary = cfg._primaries.get(alias, alias)      # cfg.primary_for(alias)
     shards = cfg.shards[group]
     if primary not in shards or selector.shard_keys_unchecked():
         return
