@@ -23,7 +23,7 @@ import django
 import harness
 from base import NATIVE, DatabaseTest
 from djpatch_multidb import using, using_shard
-from testapp.models import Author, Profile, Tag
+from testapp.models import Author, Entry, Profile, Tag
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SITE = os.path.join(HERE, 'entrypoint_site')
@@ -296,6 +296,39 @@ class LegacyCodeActsOnTheBlocksDatabase(DatabaseTest):
                 raise Rollback
             self.assertRaises(Rollback, block(outer))
             self.assertEqual(where(name), ([], []), name)
+
+    @native_only
+    def test_writes_through_a_managers_queryset_in_a_context_opened_inside_the_block_roll_back_with_it(self):
+        # MultiDBManager's queryset takes the context's database as its own
+        # (Django then asks no router): the context chose it, so the block
+        # joins it as it does for a save.
+        for name, block in django_blocks():
+            harness.execute('shard1', "INSERT INTO testapp_profile (user_id, nick) "
+                                      "VALUES (5, ?)", ('old ' + name,))
+            harness.execute('blogdb', "INSERT INTO testapp_entry (title) VALUES (?)",
+                            ('old ' + name,))
+
+            def write(nick=name):
+                with using_shard(1):
+                    Profile.objects.create(user_id=5, nick=nick)
+                    Profile.objects.filter(nick='old ' + nick).update(nick='updated ' + nick)
+                with using('blogdb'):
+                    Entry.objects.create(title=nick)
+                    Entry.objects.filter(title='old ' + nick).delete()
+                raise Rollback
+            self.assertRaises(Rollback, block(write))
+            self.assertEqual(harness.where_is('testapp_profile', 'nick', name), [], name)
+            self.assertEqual(harness.where_is('testapp_profile', 'nick', 'old ' + name),
+                             ['shard1'], name)
+            self.assertEqual(harness.where_is('testapp_entry', 'title', name), [], name)
+            self.assertEqual(harness.where_is('testapp_entry', 'title', 'old ' + name),
+                             ['blogdb'], name)
+
+            def kept(nick=name):
+                with using_shard(1):
+                    Profile.objects.create(user_id=5, nick='kept ' + nick)
+            block(kept)()
+            self.assertOnlyOn('testapp_profile', 'nick', 'kept ' + name, 'shard1')
 
     @native_only
     def test_a_database_that_cannot_be_joined_leaves_the_block_rolled_back_and_nothing_open(self):

@@ -13,6 +13,7 @@ writes refused.
 from django.db import models
 from django.db.models.query import QuerySet
 
+from djpatch_multidb.api import transactions
 from djpatch_multidb.api.allshards import AllShards
 from djpatch_multidb.base import config, versions
 from djpatch_multidb.base.errors import ImproperlyConfigured, ReadOnlyError, model_label
@@ -42,10 +43,18 @@ class ReadOnlyRefusals(object):
     or of a queryset that names its database inside readonly() (Django asks no
     router then), raise ReadOnlyError."""
     _multidb_readonly = False
+    # Its database came from the context it was built in (using_shard(),
+    # using()), not from the caller's .using() or .shard(n).
+    _multidb_context = False
 
     def _refuse_writes(self, operation):
         if self._multidb_readonly or selector.is_readonly():
             raise ReadOnlyError(self.model, self._db, operation)
+        if self._multidb_context:
+            # The context chose the database, as the router would have: inside
+            # Django's block with no using, the block joins it before the write
+            # (Django asks no router for a queryset that names its database).
+            transactions.check_write(self.model, self._db)
 
     for _name in ('update', '_update', 'delete', 'get_or_create',
                   'update_or_create', 'bulk_create', 'bulk_update'):
@@ -79,6 +88,7 @@ else:
 class MultiDBQuerySet(_QuerySet):
     """A QuerySet that can also be sent to a shard or a replica."""
     _multidb_readonly = False
+    _multidb_context = False    # (ReadOnlyRefusals: Django 1.2 and later)
 
     def shard(self, number, group=None):
         """This queryset on shard ``number`` of the model's group (or ``group``)."""
@@ -127,6 +137,7 @@ class MultiDBQuerySet(_QuerySet):
                 kwargs['klass'] = _refusing(kwargs['klass'])
         clone = QuerySet._clone(self, *args, **kwargs)
         clone._multidb_readonly = self._multidb_readonly
+        clone._multidb_context = self._multidb_context
         return clone
 
     if NATIVE:
@@ -136,6 +147,7 @@ class MultiDBQuerySet(_QuerySet):
             if alias is not None:
                 config.current().check_alias(alias)
             clone = QuerySet.using(self, alias)
+            clone._multidb_context = False      # the caller's own choice
             if selector.is_readonly() and not clone._multidb_readonly:
                 clone = clone.readonly()
             return clone
@@ -174,12 +186,16 @@ class MultiDBManager(models.Manager):
             return MultiDBQuerySet(self.model)
         # Built inside using()/using_shard(): stays there, as on Django 1.0/1.1.
         using = self._db
+        from_context = False
         if using is None and not selector.is_readonly():
             using = selector.context_alias(self.model)
+            from_context = using is not None
         kwargs = {'using': using}
         if versions.feature('queryset_hints'):
             kwargs['hints'] = self._hints
-        return MultiDBQuerySet(self.model, **kwargs)
+        queryset = MultiDBQuerySet(self.model, **kwargs)
+        queryset._multidb_context = from_context
+        return queryset
     get_query_set = get_queryset   # the name up to Django 1.5
 
     def shard(self, number, group=None):
