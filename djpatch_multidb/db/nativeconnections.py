@@ -9,12 +9,6 @@ class NativeConnections(object):
     """djpatch_multidb.connections on Django >= 1.2: django.db.connections,
     plus the few things the library asks of its own registry."""
 
-    # What the hot path of django.db.connection's stand-in reads of the
-    # Django 1.0/1.1 registry (ConnectionHandler): never the configuration's
-    # generation here, so it asks default().
-    _generation = None
-    _all = {}
-
     def _django(self):
         from django.db import connections
         return connections

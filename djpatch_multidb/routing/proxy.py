@@ -40,8 +40,7 @@ class ConnectionProxy(object):
 
     def __getattr__(self, name):
         if not _thread.stack:  # the common case, kept short: 'default'
-            wrapper = connections._generation == generation[0] and \
-                connections._all.get('default') or connections.default()
+            wrapper = connections.default()
             value = getattr(wrapper, name)
             if name == 'cursor':
                 if type(self) is ConnectionProxy:
@@ -269,8 +268,7 @@ class TransactionConnection(ConnectionProxy):
 
     def _selected(self):
         if not _thread.stack:
-            return connections._generation == generation[0] and \
-                connections._all.get('default') or connections.default()
+            return connections.default()
         return connections[precedence.raw_alias()]
 
     def _failed(self):
