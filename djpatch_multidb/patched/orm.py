@@ -505,7 +505,9 @@ def make_save_base(original):
     def save_base(self, *args, **kwargs):
         model = self.__class__
         cfg = config._current
-        if cfg is not None and not thread.stack and cfg.unrouted.get(model):
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
+        if not thread.stack and (cfg.unrouted.get(model) or cfg.routes_nothing_away(model)):
             home = state.db_of(self)
             if home is None:
                 result = original(self, *args, **kwargs)
@@ -513,11 +515,6 @@ def make_save_base(original):
                 return result
             if home == 'default':
                 return original(self, *args, **kwargs)
-        elif (selector.is_idle() and instance_db(self) in (None, 'default')
-                and config.current().routes_nothing_away(model)):
-            result = original(self, *args, **kwargs)
-            set_instance_db(self, 'default')
-            return result
         alias = precedence.db_for(model, True, instance=self, operation='save')
         result = run_with_callers_raw_sql(alias, family(model), original, self, *args, **kwargs)
         set_instance_db(self, alias)
@@ -544,14 +541,13 @@ def make_model_delete(original):
         if self._get_pk_val() is None:
             # Django's own refusal, before routing could number a ShardedIdField.
             return original(self, *args, **kwargs)
+        cfg = config._current
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
         if using is not None:
-            config.current().check_alias(using)
-        elif config._current is not None and not thread.stack and \
-                config._current.unrouted.get(self.__class__) and \
-                state.db_of(self) in (None, 'default'):
-            return original(self, *args, **kwargs)
-        elif (selector.is_idle() and instance_db(self) in (None, 'default')
-              and config.current().routes_nothing_away(self.__class__)):
+            cfg.check_alias(using)
+        elif not thread.stack and state.db_of(self) in (None, 'default') and \
+                (cfg.unrouted.get(self.__class__) or cfg.routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)
         alias = using or precedence.db_for(self.__class__, True, instance=self, operation='delete')
         home = instance_db(self)
