@@ -144,6 +144,38 @@ class AllShards(DatabaseTest):
         found = sorted([(p.user_id, p.nick) for p in Profile.objects.all_shards()])
         self.assertEqual(found, sorted(enumerate(NICKS)))
 
+    def test_iterating_after_len_lists_the_rows_len_counted(self):
+        # list() asks len() first: what it lists is what len() read, the
+        # shards are not read a second time (a row written in between is not
+        # in it); the next query reads them again.
+        across = Profile.objects.all_shards()
+        self.assertEqual(len(across), len(NICKS))
+        harness.execute('shard0', "INSERT INTO testapp_profile (user_id, nick) VALUES (100, 'late')")
+        self.assertEqual(sorted([(p.user_id, p.nick) for p in across]), sorted(enumerate(NICKS)))
+        self.assertEqual(sorted([(p.user_id, p.nick) for p in Profile.objects.all_shards()]),
+                         sorted(list(enumerate(NICKS)) + [(100, 'late')]))
+
+    def test_list_reads_each_shard_once(self):
+        if not harness.is_mysql('shard0'):
+            return      # counted by the MariaDB servers' own statement counters
+        servers = {}
+        for alias in harness.SHARDS:
+            servers.setdefault(harness.server_for(alias), alias)
+
+        def selects():
+            return sum([int(harness.execute(alias, "SHOW GLOBAL STATUS LIKE 'Com_select'")[0][1])
+                        for alias in servers.values()])
+        before = selects()
+        listed = list(Profile.objects.all_shards())
+        by_list = selects() - before
+        before = selects()
+        iterated = [p for p in Profile.objects.all_shards()]
+        by_iteration = selects() - before
+        self.assertEqual(len(listed), len(NICKS))
+        self.assertEqual(len(iterated), len(NICKS))
+        self.assertEqual(by_list, by_iteration)
+        self.assertTrue(len(harness.SHARDS) <= by_list < 2 * len(harness.SHARDS), by_list)
+
     def test_ordering_is_merged_like_one_database_would_order(self):
         self.same(lambda qs: qs.order_by('nick', 'user_id'))
         self.same(lambda qs: qs.order_by('-nick', '-user_id'))

@@ -27,6 +27,8 @@ import re
 import sys
 import threading
 
+from collections import deque
+
 try:
     import queue
 except ImportError:     # Python 2
@@ -274,7 +276,8 @@ class AllShards(object):
         return self._stream()
 
     def __iter__(self):
-        """Every shard's rows, read as they are consumed (nothing is cached).
+        """Every shard's rows, read as they are consumed (nothing is cached,
+        except what len() counted just before: see __len__).
 
         Each shard is read by a worker thread of its own connections, a chunk
         ahead of the merge; on MySQL through an unbuffered cursor (MySQLdb's
@@ -282,7 +285,18 @@ class AllShards(object):
         SQLite a shard's rows are fetched whole (a statement left open would
         keep the caller's writes to that file waiting), and so are they inside
         a transaction (see _must_stay_in_thread)."""
-        return self._stream()
+        return self._counted_or_streamed()
+
+    def _counted_or_streamed(self):
+        # Decided at the first row, not when iteration starts: list() asks
+        # for the iterator first, then len(), then the rows.
+        counted = self.__dict__.pop('_counted', None)
+        if counted is not None:
+            while counted:
+                yield counted.popleft()     # each row let go of as it is taken
+            return
+        for row in self._stream():
+            yield row
 
     def _stream(self):
         plan = self._plan()
@@ -326,6 +340,14 @@ class AllShards(object):
             feeds.close()
 
     def __len__(self):
+        """The number of rows.  The rows read to count them are kept for the
+        iteration that comes next, once, as a QuerySet keeps what len() read:
+        list(), which asks len() first, then reads the shards once, not twice."""
+        rows = deque(self._stream())
+        self._counted = rows
+        return len(rows)
+
+    def _count_rows(self):
         count = 0
         for row in self._stream():
             count += 1
@@ -348,12 +370,12 @@ class AllShards(object):
 
     def count(self):
         if self.low is not None or self.high is not None or self.queryset.query.distinct:
-            return len(self)
+            return self._count_rows()
         return sum(self._run(lambda queryset: queryset.count()))
 
     def exists(self):
         if self.low is not None or self.high is not None:
-            return bool(len(self))
+            return bool(self._count_rows())
         return bool([1 for rows in self._run(lambda queryset: list(queryset[:1])) if rows])
 
     def get(self, *args, **kwargs):
