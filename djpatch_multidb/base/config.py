@@ -219,6 +219,7 @@ class Config(object):
         self._routers = None
         self.route_cache = {}      # router.py: (model, db, adding, write) -> alias
         self.idle_routes = {}      # precedence.placed_once(): (model, write) -> alias
+        self.keyed_groups = {}     # precedence.keyed_group(): model -> its group with a KEY, or None
         self._placements = {}
         self._nothing_away = {}
         # The hot path's questions, answered without a call (patched/orm.py):

@@ -28,11 +28,20 @@ class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
         if not hints:       # the common question: precedence.db_for() keeps the plain answers
-            if not _local.stack:
-                cfg = config._current
-                alias = cfg is not None and cfg.idle_routes.get((model, False))
-                if alias:
-                    return alias    # precedence.db_for()'s first answer, written out
+            stack = _local.stack
+            cfg = config._current
+            if cfg is not None:
+                # precedence.db_for()'s first answers, written out: no block
+                # open, the answer kept; the innermost block's choice when no
+                # readonly() is open and the alias has no replica.
+                if not stack:
+                    alias = cfg.idle_routes.get((model, False))
+                    if alias:
+                        return alias
+                elif not _local.tops[-1][1]:
+                    alias = stack[-1].alias_for(model)
+                    if alias is not None and not cfg.replicas.get(alias):
+                        return alias
             return precedence.db_for(model, False)
         key = _instance_key(model, hints)
         if key is not None:
@@ -42,14 +51,36 @@ class MultiDBRouter(object):
                 return _remember(key + (False,), model, _route(model, False, hints))
         return _route(model, False, hints)
 
-    def db_for_write(self, model, **hints):
+    def db_for_write(self, model, instance=None, **hints):
+        # (``instance`` by name: Django asks about a save or a delete with
+        # instance=obj alone, and the common answers need no hints dict.)
+        cfg = config._current
+        if not _local.stack and not hints and cfg is not None:
+            if instance is None:
+                # precedence.db_for()'s first answer, written out: kept only
+                # for a model placed on an alias with no replica (nothing to pin)
+                alias = cfg.idle_routes.get((model, True))
+            else:
+                # _db_for_write()'s kept answer for an instance, written out
+                state = instance.__dict__.get('_state')
+                alias = state is not None and type(instance) is model and cfg.route_cache.get(
+                    (model, state.db, getattr(state, 'adding', False), True))
+            if alias and not _local.__dict__.get('tx_following'):
+                return alias
+        return self._asked_to_write(cfg, model, instance, hints)
+
+    def _asked_to_write(self, cfg, model, instance, hints):
+        """db_for_write() beyond its kept answers: the innermost block's
+        choice alone (_block_write), else _db_for_write(); then a write inside
+        Django's block with no using makes the block join its database."""
         alias = None
-        if not hints and not _local.stack:
-            cfg = config._current
-            # precedence.db_for()'s first answer, written out: kept only for a
-            # model placed on an alias with no replica (nothing to pin)
-            alias = cfg is not None and cfg.idle_routes.get((model, True))
+        stack = _local.stack
+        if stack and cfg is not None and not hints and not _local.tops[-1][1] and \
+                not cfg.labels_unchecked:
+            alias = _block_write(cfg, stack[-1], model, instance)
         if not alias:
+            if instance is not None:
+                hints['instance'] = instance
             alias = self._db_for_write(model, hints)
         if _local.__dict__.get('tx_following'):     # transactions.open_blocks_here()
             transactions.check_write(model, alias)
@@ -131,7 +162,32 @@ def _instance_key(model, hints):
     state = instance.__dict__.get('_state')
     if state is None:
         return None
-    return (model, state.db, bool(getattr(state, 'adding', False)))
+    return (model, state.db, getattr(state, 'adding', False))
+
+
+def _block_write(cfg, entry, model, instance):
+    """A write of ``model`` inside a block (no readonly() open) that the block's
+    choice alone decides, as _route() would: the alias the innermost entry
+    chooses, when it has no replica and is no replica, for a question with no
+    hints or about an instance of ``model`` alone that is new or lives there,
+    whose shard key is not there to check (no KEY, or the shard hands the key
+    out).  None: _db_for_write() decides."""
+    chosen = entry.alias_for(model)
+    if chosen is None or cfg.replicas.get(chosen) or chosen in cfg._primaries:
+        return None
+    if instance is None:
+        return chosen
+    if type(instance) is not model:
+        return None
+    state = instance.__dict__.get('_state')
+    if state is None:
+        return None
+    at = state.db
+    if at is not None and (getattr(state, 'adding', False) or cfg._primaries.get(at, at) != chosen):
+        return None     # Django's guess, or a row of another database: _route() decides
+    if precedence.keyed_group(cfg, model) is not None and not precedence.key_field(model)[1]:
+        return None     # the instance's key is checked against the block's shard
+    return chosen
 
 
 def _remember(key, model, alias):

@@ -142,12 +142,20 @@ def shard_of_instance(cfg, group, model, instance):
     return shard_number(cfg, group, key)
 
 
-def _keyed_group(cfg, model):
-    """The shard group of ``model`` when that group has a KEY; else None."""
+def keyed_group(cfg, model):
+    """The shard group of ``model`` when that group has a KEY; else None (kept
+    in cfg.keyed_groups once the MULTIDB_MODELS labels are checked)."""
+    try:
+        return cfg.keyed_groups[model]
+    except KeyError:
+        pass
     place = cfg.placement(model)
-    if place is None or place[0] != 'shards' or place[1] not in cfg.shard_keys:
-        return None
-    return place[1]
+    group = None
+    if place is not None and place[0] == 'shards' and place[1] in cfg.shard_keys:
+        group = place[1]
+    if not cfg.labels_unchecked:
+        cfg.keyed_groups[model] = group
+    return group
 
 
 def check_shard_key(cfg, model, instance, alias):
@@ -155,14 +163,14 @@ def check_shard_key(cfg, model, instance, alias):
     when its model's group has a KEY and ``alias`` is a shard of it, the
     instance's key must map to that shard; else ShardKeyError, before anything
     is written (resharding() lets a tool write it there on purpose)."""
-    group = _keyed_group(cfg, model)
+    group = keyed_group(cfg, model)
     if group is None:
         return
     primary = cfg._primaries.get(alias, alias)      # cfg.primary_for(alias)
     shards = cfg.shards[group]
     if primary not in shards or selector.shard_keys_unchecked():
         return
-    field, given = _key_field(model)
+    field, given = key_field(model)
     if given:
         return
     key = getattr(instance, field.attname)
@@ -178,13 +186,13 @@ def check_update_keys(model, alias, values):
     shard, as for a save (see check_shard_key); an expression cannot be checked
     and is refused, except inside resharding()."""
     cfg = config.current()
-    group = _keyed_group(cfg, model)
+    group = keyed_group(cfg, model)
     if group is None:
         return
     primary = cfg.primary_for(alias)
     if primary not in cfg.shards[group] or selector.shard_keys_unchecked():
         return
-    field, given = _key_field(model)
+    field, given = key_field(model)
     if given:
         return
     for name, value in values.items():
@@ -201,7 +209,7 @@ def check_update_keys(model, alias, values):
 _key_fields = {}
 
 
-def _key_field(model):
+def key_field(model):
     """(shard_key_field(model), _given_by_the_shard() of it), worked out once
     per model and shard_key: every write to a keyed group asks."""
     cache_key = (model, getattr(model, 'shard_key', None))
