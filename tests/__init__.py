@@ -29,11 +29,70 @@ def start():
         if path not in sys.path:
             sys.path.insert(0, path)
     import harness
+    _stopping_on_error(harness.start)
+    _limit_each_test()
+
+
+def _stopping_on_error(step):
+    """Run ``step``; if it fails, stop what the harness started and raise the
+    step's own error, even when stopping fails too (that is only printed)."""
     try:
-        harness.start()
+        step()
     except Exception:
-        harness.stop()
-        raise
+        error = sys.exc_info()
+        try:
+            import harness
+            harness.stop()
+        except Exception:
+            import traceback
+            sys.stderr.write('tests: stopping the databases after a failed start failed too:\n')
+            traceback.print_exc()
+        _reraise(*error)
+
+
+if sys.version_info[0] >= 3:
+    def _reraise(exc_type, value, traceback):
+        raise value.with_traceback(traceback)
+else:
+    exec("def _reraise(exc_type, value, traceback):\n"
+         "    raise exc_type, value, traceback\n")
+
+
+# A test that runs longer than this fails (TestTookTooLong) instead of
+# holding the suite: one that errs holding a database lock would otherwise
+# leave the next test waiting on it.  DJPATCH_TEST_TIMEOUT=0 turns it off.
+TEST_TIMEOUT = int(os.environ.get('DJPATCH_TEST_TIMEOUT', '300'))
+
+
+class TestTookTooLong(Exception):
+    pass
+
+
+def _limit_each_test():
+    import signal
+    import threading
+    import unittest
+    if not TEST_TIMEOUT or not hasattr(signal, 'SIGALRM') or \
+            getattr(unittest.TestCase.run, 'djpatch_limited', False):
+        return
+    original = unittest.TestCase.run
+
+    def run(self, *args, **kwargs):
+        if threading.current_thread().name != 'MainThread':
+            return original(self, *args, **kwargs)
+
+        def too_long(signum, frame):
+            raise TestTookTooLong('%s ran for more than %d s (DJPATCH_TEST_TIMEOUT)'
+                                  % (self.id(), TEST_TIMEOUT))
+        previous = signal.signal(signal.SIGALRM, too_long)
+        signal.alarm(TEST_TIMEOUT)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    run.djpatch_limited = True
+    unittest.TestCase.run = run
 
 
 def _imported_by_nose():
@@ -54,11 +113,7 @@ if _imported_by_nose():
 def setup_package():
     start()
     import harness
-    try:
-        harness.create_tables()
-    except Exception:
-        harness.stop()
-        raise
+    _stopping_on_error(harness.create_tables)
 
 
 def teardown_package():

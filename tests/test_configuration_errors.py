@@ -14,12 +14,11 @@ Where rows are is read with sqlite3, never through the library.
 from __future__ import absolute_import
 from __future__ import print_function
 import os
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import unittest
+
+import scenarios
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -338,25 +337,10 @@ def scenario_the_legacy_password_shows_in_no_message_of_the_library(workdir):
 
 # -- the tests --------------------------------------------------------------------------
 
-def run_scenario(name):
-    workdir = tempfile.mkdtemp(prefix='djpatch-config-')
-    try:
-        env = dict(os.environ)
-        env.pop('DJANGO_SETTINGS_MODULE', None)
-        process = subprocess.Popen([sys.executable, os.path.abspath(__file__), name, workdir],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        output = process.communicate()[0].decode('utf-8', 'replace')
-        return process.returncode, output
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+class ScenarioCase(scenarios.ScenarioCase):
 
-
-class ScenarioCase(unittest.TestCase):
-
-    def assertScenario(self, name):
-        code, output = run_scenario(name)
-        self.assertEqual(code, 0, output)
-        self.assertTrue(output.strip().splitlines()[-1].startswith('OK'), output)
+    def run_scenario(self, name):
+        return scenarios.run_scenario(__file__, name)
 
 
 patched_only = unittest.skipIf(native(), 'Django 1.2 and later read DATABASES themselves')

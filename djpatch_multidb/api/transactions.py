@@ -12,6 +12,7 @@ commit_on_success(using=...) before) of ``using``: an alias or a list of
 aliases, by default the alias the current context means for raw SQL
 (using(alias), using_shard(n)), else 'default'.
 """
+import sys
 import threading
 
 from djpatch_multidb.base import config, threadstate, versions
@@ -195,8 +196,13 @@ def make_get_connection(original):
     atomic() and every transaction function ask for their connection."""
     # Django's own get_connection(using) is connections[using] (1.6 to 4.2),
     # written out here: atomic() asks twice per save, and a call that only
-    # passes its argument on would be one call more each time.
-    django_globals = original.__globals__
+    # passes its argument on would be one call more each time.  A function
+    # that is not Django's own (a wrapper installed before) is called.
+    django_globals = getattr(original, '__globals__', None)
+    transaction = sys.modules.get('django.db.transaction')
+    if transaction is None or django_globals is not transaction.__dict__ or \
+            'connections' not in django_globals:
+        return make_calling_get_connection(original)
 
     def get_connection(using=None):
         if using is None:
@@ -207,6 +213,17 @@ def make_get_connection(original):
                 # a block of another database: the block holds that one too.
                 check_write(None, using)
         return django_globals['connections'][using]
+    return wraps(original)(get_connection)
+
+
+def make_calling_get_connection(original):
+    """make_get_connection() for a get_connection that is not Django's own."""
+    def get_connection(using=None):
+        if using is None:
+            using = _following(None)
+            if _local.__dict__.get('tx_following'):
+                check_write(None, using)
+        return original(using)
     return wraps(original)(get_connection)
 
 

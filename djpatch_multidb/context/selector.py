@@ -273,6 +273,9 @@ def is_readonly():
         return False
 
 
+_UNKNOWN = object()
+
+
 class Context(object):
     """A selector entry usable as a context manager and as a decorator.
 
@@ -286,6 +289,10 @@ class Context(object):
     # no without an AttributeError (their checks ask each entry of the stack).
     allows_any_shard = False
     forces_primary = False
+    # Frames the library pushes around Django's own SQL say yes: inside
+    # readonly(), what runs through django.db.connection in them (a
+    # savepoint) is the library's, not a write of the caller's to refuse.
+    runs_library_sql = False
 
     # push(self) returns self; pop(self, *exc_info) returns None: the block's
     # own exception goes on.  (The functions themselves: one call less.)
@@ -313,6 +320,13 @@ class Context(object):
     def raw_alias(self):
         return None
 
+    def sends_all(self, models, alias):
+        """Whether this entry sends each of ``models`` to ``alias``."""
+        for model in models:
+            if self.alias_for(model) != alias:
+                return False
+        return True
+
 
 class using(Context):
     """Send every query, model or raw SQL, to ``alias`` inside the block."""
@@ -328,6 +342,9 @@ class using(Context):
     def raw_alias(self):
         return self.alias
 
+    def sends_all(self, models, alias):
+        return alias == self.alias
+
     def __repr__(self):
         return 'using(%r)' % (self.alias,)
 
@@ -340,7 +357,7 @@ class using_shard(Context):
     # once per configuration: (number, group) -> the config it was checked
     # against; (number, group, model or None) -> (config, alias or None).
     _checked = {}
-    _found = {}
+    _found = {}     # and (number, group, models, alias) -> (config, sends_all())
 
     def __init__(self, number, group=None):
         cfg = config._current
@@ -369,7 +386,7 @@ class using_shard(Context):
 
     def alias_for(self, model):
         key = (self.number, self.group, model)
-        try:
+        try:    # _known(key), written out: every query inside the block asks
             known = self._found[key]
             if known[0] is config._current:
                 return known[1]
@@ -380,6 +397,14 @@ class using_shard(Context):
         self._remember(key, cfg, alias)
         return alias
 
+    def sends_all(self, models, alias):
+        key = (self.number, self.group, models, alias)
+        answer = self._known(key)
+        if answer is _UNKNOWN:
+            answer = Context.sends_all(self, models, alias)
+            self._remember(key, config._current, answer)
+        return answer
+
     def _alias_for(self, cfg, model):
         place = cfg.placement(model)
         if place is None or place[0] != 'shards':
@@ -387,6 +412,16 @@ class using_shard(Context):
         if self.group is not None and place[1] != self.group:
             return None
         return cfg.shard_alias(place[1], self.number)
+
+    def _known(self, key):
+        """What _found holds for ``key`` under the configuration in force, or _UNKNOWN."""
+        try:
+            known = self._found[key]
+            if known[0] is config._current:
+                return known[1]
+        except (KeyError, TypeError):
+            pass
+        return _UNKNOWN
 
     def _remember(self, key, cfg, alias):
         found = self._found
@@ -399,12 +434,9 @@ class using_shard(Context):
 
     def raw_alias(self):
         key = (self.number, self.group, None)
-        try:
-            known = self._found[key]
-            if known[0] is config._current:
-                return known[1]
-        except (KeyError, TypeError):
-            pass
+        known = self._known(key)
+        if known is not _UNKNOWN:
+            return known
         cfg = config.current()
         group = self.group
         if group is None:
@@ -507,6 +539,8 @@ class Frame(Context):
     around a whole save or delete say no, so that raw SQL in a signal handler
     goes where it would go without the save.
     """
+
+    runs_library_sql = True
 
     def __init__(self, alias, models=None, raw=True):
         self.alias = alias

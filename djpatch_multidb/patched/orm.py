@@ -183,9 +183,11 @@ def make_write(operation, cascades=False):
                 precedence.check_update_keys(self.model, alias, kwargs)
             models = cascades and relations.colocated(self.model) or family(self.model)
             view = bound_view(self, alias)
-            # get_or_create() takes a savepoint through django.db.connection.
-            run = operation == 'get_or_create' and run_on_object_db or selector.run_for_models
             try:
+                if operation != 'get_or_create' and _block_sends(models, alias):
+                    return original(view, *args, **kwargs)   # the block sends them there already
+                # get_or_create() takes a savepoint through django.db.connection.
+                run = operation == 'get_or_create' and run_on_object_db or selector.run_for_models
                 return run(alias, models, original, view, *args, **kwargs)
             finally:
                 if view is not self:
@@ -466,9 +468,10 @@ def make_insert_execute_sql(original):
             self.connection = connections._generation == generation[0] and \
                 connections._all.get('default') or connections.default()
             return original(self, *args, **kwargs)
-        cfg = config.current()
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
         alias, readonly = query_route(self)
-        if alias is None and selector.is_idle() and cfg.routes_nothing_away(self.model):
+        if alias is None and not thread.stack and cfg.routes_nothing_away(self.model):
             if self.connection is proxy_connection and cfg.single_engine:
                 self.connection = connections.default()     # see run_query()
             # Its statement runs through BaseQuery.execute_sql: run_query()
@@ -516,21 +519,44 @@ def make_save_base(original):
             if home == 'default':
                 return original(self, *args, **kwargs)
         alias = precedence.db_for(model, True, instance=self, operation='save')
-        result = run_with_callers_raw_sql(alias, family(model), original, self, *args, **kwargs)
+        if _block_sends(family(model), alias):
+            result = original(self, *args, **kwargs)
+        else:
+            result = run_with_callers_raw_sql(alias, family(model), original, self, *args,
+                                              **kwargs)
         set_instance_db(self, alias)
         return result
     return _keep_name(save_base, original)
 
 
+def _block_sends(models, alias):
+    """Whether the innermost block open is the caller's own (not a frame of the
+    library's), decides raw SQL, and sends each of ``models`` to ``alias``:
+    a save to ``alias`` then needs no frame of its own (CallersRawFrame would
+    send the same models there, and raw SQL where this block sends it)."""
+    stack = thread.stack
+    if not stack:
+        return False
+    top = stack[-1]
+    if not top.decides_raw or isinstance(top, selector.Frame):
+        return False
+    try:
+        return top.sends_all(models, alias)
+    except Exception:
+        # A model the block cannot place (a parent in a shard group without
+        # the block's shard number): the frame sends it with the others.
+        return False
+
+
 def make_save(original):
-    """Model.save: also takes Django 1.2's ``using=alias``."""
-    def save(self, *args, **kwargs):
-        using = kwargs.pop('using', None)
+    """Model.save: also takes Django 1.2's ``using=alias`` (its third argument
+    there, as here)."""
+    def save(self, force_insert=False, force_update=False, using=None):
         if using is None:
-            return original(self, *args, **kwargs)
+            return original(self, force_insert, force_update)
         config.current().check_alias(using)
         return selector.run_for_models(using, family(self.__class__), original, self,
-                                       *args, **kwargs)
+                                       force_insert, force_update)
     return _keep_name(save, original)
 
 
@@ -558,8 +584,10 @@ def make_model_delete(original):
         # The object is collected, and its rows deleted, where it is deleted
         # (using= beats the database it came from, as in Django 1.2).
         set_instance_db(self, alias)
-        return selector.run_for_models(alias, relations.colocated(self.__class__), original,
-                                       self, *args, **kwargs)
+        colocated = relations.colocated(self.__class__)
+        if using is None and _block_sends(colocated, alias):
+            return original(self, *args, **kwargs)     # the block sends them there already
+        return selector.run_for_models(alias, colocated, original, self, *args, **kwargs)
     return _keep_name(delete, original)
 
 
@@ -576,7 +604,7 @@ def make_delete_objects(original):
     """
     def delete_objects(seen_objs, *args, **kwargs):
         models = seen_objs.unordered_keys()
-        if not models or (selector.is_idle() and _all_on_default(seen_objs, models)):
+        if not models or (not thread.stack and _all_on_default(seen_objs, models)):
             return original(seen_objs, *args, **kwargs)
         groups = relations.split_by_database(seen_objs, _delete_alias)
         for group_alias, subset in groups:
@@ -594,7 +622,9 @@ def make_collected_add(original):
     from two databases with the same primary key are both kept."""
     def add(self, model, pk, obj, *args, **kwargs):
         cfg = config._current
-        if (cfg is None or cfg.models) and relations.several_places():
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
+        if cfg.models:      # relations.several_places()
             pk = relations.collected_key(self, model, pk, obj)
         return original(self, model, pk, obj, *args, **kwargs)
     return _keep_name(add, original)
@@ -610,8 +640,11 @@ def _delete_alias(model, obj):
 
 def _delete_groups(original, groups, args, kwargs):
     for group_alias, subset in groups:
-        run_with_callers_raw_sql(group_alias, frozenset(subset.unordered_keys()), original,
-                                 subset, *args, **kwargs)
+        models = frozenset(subset.unordered_keys())
+        if _block_sends(models, group_alias):
+            original(subset, *args, **kwargs)      # the block sends them there already
+        else:
+            run_with_callers_raw_sql(group_alias, models, original, subset, *args, **kwargs)
 
 
 def _in_callers_transaction(func, *args):
@@ -650,9 +683,11 @@ class ObjectFrame(selector.Frame):
 class CallersRawFrame(selector.Frame):
     """A frame around a whole save or delete: its models go to ``alias``; raw
     SQL goes where the caller's contexts send it, as for a plain save(), even
-    inside an ObjectFrame (signal handlers run in it).  When the caller has no
-    block open, raw SQL follows the tables it names as outside any block
+    inside an ObjectFrame (signal handlers run in it), and is the caller's
+    (inside readonly(), a write is refused).  When the caller has no block
+    open, raw SQL follows the tables it names as outside any block
     (``raw_follows_tables``: django.db.connection's cursors are rawsql's)."""
+    runs_library_sql = False
 
     def __init__(self, alias, models):
         selector.Frame.__init__(self, alias, models, raw=True)
@@ -684,7 +719,9 @@ def run_with_callers_raw_sql(alias, models, func, *args, **kwargs):
 
 def _all_on_default(seen_objs, models):
     """Whether every collected object is a 'default' one that nothing routes away."""
-    cfg = config.current()
+    cfg = config._current
+    if cfg is None or cfg.labels_unchecked:
+        cfg = config.current()
     unrouted = cfg.unrouted
     for model in models:
         if not (unrouted.get(model) or cfg.routes_nothing_away(model)):
@@ -819,8 +856,9 @@ def make_delete_do_query(original):
     is cleared where that model lives; on every shard of a shard group."""
     def do_query(self, table, where):
         cfg = config._current
-        aliases = (cfg is None or cfg.models) and relations.several_places() and \
-            relations.join_table_aliases(self.model, table)
+        if cfg is None or cfg.labels_unchecked:
+            cfg = config.current()
+        aliases = cfg.models and relations.join_table_aliases(self.model, table)
         if not aliases:
             return original(self, table, where)
         for alias in aliases:

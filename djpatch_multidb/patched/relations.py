@@ -345,7 +345,9 @@ def _follow_requested(model, requested):
 
 def colocated(model):
     """Every installed model that lives where ``model`` lives."""
-    cfg = config.current()
+    cfg = config._current
+    if cfg is None or cfg.labels_unchecked:
+        cfg = config.current()
     cache = cfg.__dict__.setdefault('_colocated', {})
     try:
         return cache[model]

@@ -52,7 +52,7 @@ class ConnectionProxy(object):
             wrapper = connections[alias]
             value = getattr(wrapper, name)
             if name == 'cursor' and selector.is_readonly() and \
-                    not isinstance(selector.raw_entry(), selector.Frame):
+                    not getattr(selector.raw_entry(), 'runs_library_sql', False):
                 return _readonly_cursor(value, alias)
             if name == 'cursor' and type(self) is ConnectionProxy and \
                     getattr(selector.raw_entry(), 'raw_follows_tables', False):
@@ -269,7 +269,13 @@ class TransactionConnection(ConnectionProxy):
     def _selected(self):
         if not _thread.stack:
             return connections.default()
-        return connections[precedence.raw_alias()]
+        entry, readonly = _thread.tops[-1]
+        if readonly:
+            return connections[precedence.raw_alias()]
+        # precedence.raw_alias() and connections[alias], written out
+        alias = entry is None and 'default' or entry.raw_alias()
+        wrapper = connections._generation == generation[0] and connections._all.get(alias)
+        return wrapper or connections[alias]
 
     def _failed(self):
         """A commit failed (the error in hand): the transaction is over either

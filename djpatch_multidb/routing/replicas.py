@@ -287,7 +287,14 @@ def pins():
 
 def pin(alias):
     """This thread wrote to ``alias``: its reads of it go to the primary."""
-    pins()[config.current().primary_for(alias)] = True
+    cfg = config._current       # config.current(), pins() and primary_for(), written out
+    if cfg is None or cfg.labels_unchecked:
+        cfg = config.current()
+    primary = cfg._primaries.get(alias, alias)
+    pinned = _local.__dict__.get('replica_pins')
+    if pinned is None:
+        pinned = _local.replica_pins = {}
+    pinned[primary] = True
 
 
 def is_pinned(alias):
