@@ -15,6 +15,11 @@
 #   bench/run.sh --rawsql [--rounds R] [--number N]
 #                             raw SQL routed by its tables, on against off, side by
 #                             side (bench/rawsql_cost.py); prints, writes nothing
+#   bench/run.sh --instructions [--lib DIR] [--variants A,B,...] [--ops OP,...]
+#                             instructions per ORM operation under valgrind's
+#                             callgrind, each variant against its baseline
+#                             (bench/instructions.py): free of the machine's load;
+#                             prints, writes nothing
 #
 # Sets up what it needs through tools/bootstrap.sh: the Python 2.7 virtualenv
 # with Django 1.1.4 (the library's), and a second one with Django 1.11 for the
@@ -43,4 +48,8 @@ if [ ! -x "$PYTHON_111" ]; then
     exit 1
 fi
 export BENCH_PYTHON_DJANGO111="$PYTHON_111"
+if [ "${1:-}" = "--instructions" ]; then
+    shift
+    exec "$PYTHON" bench/instructions.py "$@"
+fi
 exec "$PYTHON" bench/bench.py "$@"

@@ -355,9 +355,11 @@ class using_shard(Context):
 
     # What a block opened again and again (a loop, every request) works out
     # once per configuration: (number, group) -> the config it was checked
-    # against; (number, group, model or None) -> (config, alias or None).
+    # against; _found: (number, group) -> what its blocks answer, each under
+    # the config it was worked out for: {model: (config, alias or None),
+    # None: (config, raw alias), (models, alias): (config, sends_all())}.
     _checked = {}
-    _found = {}     # and (number, group, models, alias) -> (config, sends_all())
+    _found = {}
 
     def __init__(self, number, group=None):
         cfg = config._current
@@ -371,6 +373,15 @@ class using_shard(Context):
             self._check(cfg, number, group)
         self.number = number
         self.group = group
+        found = self._found
+        try:
+            self._answers = found[(number, group)]
+        except KeyError:
+            if len(found) > 4096:
+                found.clear()
+            self._answers = found.setdefault((number, group), {})
+        except TypeError:
+            self._answers = {}      # a number that cannot be a key: worked out each time
 
     def _check(self, cfg, number, group):
         if group is not None or len(cfg.shards) == 1:
@@ -385,20 +396,16 @@ class using_shard(Context):
         self._checked[(number, group)] = cfg
 
     def alias_for(self, model):
-        key = (self.number, self.group, model)
-        try:    # _known(key), written out: every query inside the block asks
-            known = self._found[key]
-            if known[0] is config._current:
-                return known[1]
-        except (KeyError, TypeError):
-            pass
+        known = self._answers.get(model)    # _known(model), written out: every query asks
+        if known is not None and known[0] is config._current:
+            return known[1]
         cfg = config.current()
         alias = self._alias_for(cfg, model)
-        self._remember(key, cfg, alias)
+        self._answers[model] = (cfg, alias)
         return alias
 
     def sends_all(self, models, alias):
-        key = (self.number, self.group, models, alias)
+        key = (models, alias)
         answer = self._known(key)
         if answer is _UNKNOWN:
             answer = Context.sends_all(self, models, alias)
@@ -414,27 +421,24 @@ class using_shard(Context):
         return cfg.shard_alias(place[1], self.number)
 
     def _known(self, key):
-        """What _found holds for ``key`` under the configuration in force, or _UNKNOWN."""
+        """What this block's number and group answer for ``key`` under the
+        configuration in force, or _UNKNOWN."""
         try:
-            known = self._found[key]
-            if known[0] is config._current:
-                return known[1]
-        except (KeyError, TypeError):
-            pass
+            known = self._answers.get(key)
+        except TypeError:
+            return _UNKNOWN
+        if known is not None and known[0] is config._current:
+            return known[1]
         return _UNKNOWN
 
-    def _remember(self, key, cfg, alias):
-        found = self._found
-        if len(found) > 4096:
-            found.clear()
+    def _remember(self, key, cfg, answer):
         try:
-            found[key] = (cfg, alias)
+            self._answers[key] = (cfg, answer)
         except TypeError:
             pass
 
     def raw_alias(self):
-        key = (self.number, self.group, None)
-        known = self._known(key)
+        known = self._known(None)
         if known is not _UNKNOWN:
             return known
         cfg = config.current()
@@ -442,7 +446,7 @@ class using_shard(Context):
         if group is None:
             group = cfg.only_group(repr(self))
         alias = cfg.shard_alias(group, self.number)
-        self._remember(key, cfg, alias)
+        self._remember(None, cfg, alias)
         return alias
 
     def __repr__(self):
