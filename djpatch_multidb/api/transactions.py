@@ -272,11 +272,11 @@ def make_following_block(original, holds=True):
     block takes the alias of the context it is entered in, and keeps it to
     its end."""
     def factory(using=None, *args, **kwargs):
-        if callable(using):
-            return FollowingBlock(original, args, kwargs, holds)(using)
+        if using is not None and not callable(using):
+            return original(using, *args, **kwargs)     # Django's own, as Django calls it
         if using is None:
             return FollowingBlock(original, args, kwargs, holds)
-        return original(using, *args, **kwargs)
+        return FollowingBlock(original, args, kwargs, holds)(using)
     return wraps(original)(factory)
 
 

@@ -27,21 +27,23 @@ _local = threadstate.local
 class MultiDBRouter(object):
 
     def db_for_read(self, model, **hints):
-        if not hints:       # the common question: precedence.db_for() keeps the plain answers
+        # precedence.db_for()'s first answers, written out: with no block
+        # open, the answer it keeps; inside a block, the innermost block's
+        # choice when no readonly() is open and the alias has no replica.
+        try:
+            alias = not hints and not _local.stack and \
+                config._current.idle_routes.get((model, False))
+        except AttributeError:      # no configuration yet
+            alias = None
+        if alias:
+            return alias
+        if not hints:
             stack = _local.stack
             cfg = config._current
-            if cfg is not None:
-                # precedence.db_for()'s first answers, written out: no block
-                # open, the answer kept; the innermost block's choice when no
-                # readonly() is open and the alias has no replica.
-                if not stack:
-                    alias = cfg.idle_routes.get((model, False))
-                    if alias:
-                        return alias
-                elif not _local.tops[-1][1]:
-                    alias = stack[-1].alias_for(model)
-                    if alias is not None and not cfg.replicas.get(alias):
-                        return alias
+            if stack and cfg is not None and not _local.tops[-1][1]:
+                alias = stack[-1].alias_for(model)
+                if alias is not None and not cfg.replicas.get(alias):
+                    return alias
             return precedence.db_for(model, False)
         key = _instance_key(model, hints)
         if key is not None:
@@ -54,20 +56,22 @@ class MultiDBRouter(object):
     def db_for_write(self, model, instance=None, **hints):
         # (``instance`` by name: Django asks about a save or a delete with
         # instance=obj alone, and the common answers need no hints dict.)
-        cfg = config._current
-        if not _local.stack and not hints and cfg is not None:
+        # With no block open: precedence.db_for()'s first answer (kept only
+        # for a model placed on an alias with no replica: nothing to pin), or
+        # _db_for_write()'s kept answer for an instance, written out.
+        try:
             if instance is None:
-                # precedence.db_for()'s first answer, written out: kept only
-                # for a model placed on an alias with no replica (nothing to pin)
-                alias = cfg.idle_routes.get((model, True))
+                alias = not hints and not _local.stack and \
+                    config._current.idle_routes.get((model, True))
             else:
-                # _db_for_write()'s kept answer for an instance, written out
-                state = instance.__dict__.get('_state')
-                alias = state is not None and type(instance) is model and cfg.route_cache.get(
-                    (model, state.db, getattr(state, 'adding', False), True))
-            if alias and not _local.__dict__.get('tx_following'):
-                return alias
-        return self._asked_to_write(cfg, model, instance, hints)
+                state = instance._state
+                alias = not hints and not _local.stack and type(instance) is model and \
+                    config._current.route_cache.get((model, state.db, state.adding, True))
+        except AttributeError:      # no configuration yet, no ModelState.adding (Django 1.2)
+            alias = None
+        if alias and not _local.__dict__.get('tx_following'):
+            return alias
+        return self._asked_to_write(config._current, model, instance, hints)
 
     def _asked_to_write(self, cfg, model, instance, hints):
         """db_for_write() beyond its kept answers: the innermost block's
