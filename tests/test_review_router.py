@@ -11,7 +11,7 @@ import unittest
 
 import harness
 from base import NATIVE, DatabaseTest
-from djpatch_multidb import readonly
+from djpatch_multidb import atomic, readonly
 from djpatch_multidb import connections as library_connections
 from testapp.models import Profile
 
@@ -58,11 +58,10 @@ class AllShardsIterationAfterLen(DatabaseTest):
         self.assertEqual(len(nicks), 8)
 
     def test_rows_of_a_rolled_back_transaction_are_not_yielded_after_it(self):
-        from django.db import transaction
         fill()
         across = Profile.objects.all_shards()
         try:
-            with transaction.atomic(using='shard0'):
+            with atomic(using='shard0'):
                 Profile.objects.shard(0).create(user_id=100, nick='rolled back')
                 self.assertEqual(len(across), 9)
                 raise ValueError('roll back')
@@ -73,14 +72,13 @@ class AllShardsIterationAfterLen(DatabaseTest):
         self.assertFalse('rolled back' in nicks, nicks)
 
     def test_another_threads_uncommitted_rows_are_not_yielded_here(self):
-        from django.db import transaction
         fill()
         across = Profile.objects.all_shards()
         counted, done, seen = threading.Event(), threading.Event(), {}
 
         def writer():
             try:
-                with transaction.atomic(using='shard0'):
+                with atomic(using='shard0'):
                     Profile.objects.shard(0).create(user_id=100, nick='uncommitted')
                     seen['len'] = len(across)
                     counted.set()
