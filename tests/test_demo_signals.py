@@ -102,8 +102,13 @@ class DemoStopsOnSignals(unittest.TestCase):
         self.demo = None
 
     def tearDown(self):
-        if self.demo is not None and self.demo.poll() is None:
-            self.demo.kill()
+        if self.demo is not None:
+            try:
+                # the demo's whole session (as_from_a_terminal): runserver too,
+                # when a failed test left it running
+                os.killpg(self.demo.pid, signal.SIGKILL)
+            except OSError:
+                pass
             self.demo.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
