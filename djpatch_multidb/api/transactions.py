@@ -206,12 +206,7 @@ def make_get_connection(original):
 
     def get_connection(using=None):
         if using is None:
-            entry = _local.tops[-1][0]      # _following(None), written out
-            using = entry is None and 'default' or entry.raw_alias()
-            if _local.__dict__.get('tx_following'):
-                # on_commit(), savepoint(), set_rollback() with no using inside
-                # a block of another database: the block holds that one too.
-                check_write(None, using)
+            using = _unnamed_connection_alias()
         return django_globals['connections'][using]
     return wraps(original)(get_connection)
 
@@ -220,11 +215,19 @@ def make_calling_get_connection(original):
     """make_get_connection() for a get_connection that is not Django's own."""
     def get_connection(using=None):
         if using is None:
-            using = _following(None)
-            if _local.__dict__.get('tx_following'):
-                check_write(None, using)
+            using = _unnamed_connection_alias()
         return original(using)
     return wraps(original)(get_connection)
+
+
+def _unnamed_connection_alias():
+    """The alias of transaction.get_connection() with no using: the current
+    context's.  on_commit(), savepoint(), set_rollback() with no using inside
+    a block of another database: the block holds that one too."""
+    using = _following(None)
+    if _local.__dict__.get('tx_following'):
+        check_write(None, using)
+    return using
 
 
 # The functions that, with no using, act on the joined aliases too: 'all'

@@ -184,11 +184,11 @@ def make_write(operation, cascades=False):
             models = cascades and relations.colocated(self.model) or family(self.model)
             view = bound_view(self, alias)
             try:
-                if operation != 'get_or_create' and _block_sends(models, alias):
-                    return original(view, *args, **kwargs)   # the block sends them there already
-                # get_or_create() takes a savepoint through django.db.connection.
-                run = operation == 'get_or_create' and run_on_object_db or selector.run_for_models
-                return run(alias, models, original, view, *args, **kwargs)
+                if operation == 'get_or_create':
+                    # It takes a savepoint through django.db.connection.
+                    return run_on_object_db(alias, models, original, view, *args, **kwargs)
+                return _framed(selector.run_for_models, alias, models, original, view,
+                               *args, **kwargs)
             finally:
                 if view is not self:
                     self._result_cache = None
@@ -519,21 +519,28 @@ def make_save_base(original):
             if home == 'default':
                 return original(self, *args, **kwargs)
         alias = precedence.db_for(model, True, instance=self, operation='save')
-        if _block_sends(family(model), alias):
-            result = original(self, *args, **kwargs)
-        else:
-            result = run_with_callers_raw_sql(alias, family(model), original, self, *args,
-                                              **kwargs)
+        result = _framed(run_with_callers_raw_sql, alias, family(model), original, self,
+                         *args, **kwargs)
         set_instance_db(self, alias)
         return result
     return _keep_name(save_base, original)
 
 
+def _framed(run, alias, models, func, *args, **kwargs):
+    """``run(alias, models, func, *args, **kwargs)``: func inside the frame
+    ``run`` pushes for ``models`` on ``alias``; or func itself when the block
+    open already sends them there (_block_sends)."""
+    if _block_sends(models, alias):
+        return func(*args, **kwargs)
+    return run(alias, models, func, *args, **kwargs)
+
+
 def _block_sends(models, alias):
     """Whether the innermost block open is the caller's own (not a frame of the
     library's), decides raw SQL, and sends each of ``models`` to ``alias``:
-    a save to ``alias`` then needs no frame of its own (CallersRawFrame would
-    send the same models there, and raw SQL where this block sends it)."""
+    an operation on ``alias`` then needs no frame of its own (CallersRawFrame
+    or a models-only Frame would send the same models there, and raw SQL
+    where this block sends it)."""
     stack = thread.stack
     if not stack:
         return False
@@ -585,9 +592,10 @@ def make_model_delete(original):
         # (using= beats the database it came from, as in Django 1.2).
         set_instance_db(self, alias)
         colocated = relations.colocated(self.__class__)
-        if using is None and _block_sends(colocated, alias):
-            return original(self, *args, **kwargs)     # the block sends them there already
-        return selector.run_for_models(alias, colocated, original, self, *args, **kwargs)
+        if using is not None:
+            return selector.run_for_models(alias, colocated, original, self, *args, **kwargs)
+        return _framed(selector.run_for_models, alias, colocated, original, self,
+                       *args, **kwargs)
     return _keep_name(delete, original)
 
 
@@ -640,11 +648,8 @@ def _delete_alias(model, obj):
 
 def _delete_groups(original, groups, args, kwargs):
     for group_alias, subset in groups:
-        models = frozenset(subset.unordered_keys())
-        if _block_sends(models, group_alias):
-            original(subset, *args, **kwargs)      # the block sends them there already
-        else:
-            run_with_callers_raw_sql(group_alias, models, original, subset, *args, **kwargs)
+        _framed(run_with_callers_raw_sql, group_alias, frozenset(subset.unordered_keys()),
+                original, subset, *args, **kwargs)
 
 
 def _in_callers_transaction(func, *args):
