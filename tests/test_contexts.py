@@ -6,7 +6,7 @@ from base import raw_connection
 connection = raw_connection()
 
 import harness
-from base import DatabaseTest, commit_unless_managed
+from base import NATIVE, DatabaseTest, commit_unless_managed, patched_only
 from djpatch_multidb import ReadOnlyError, ShardNotSelected, readonly, using, using_shard
 from testapp.models import Author, Entry, Note, Profile
 
@@ -230,3 +230,65 @@ class ReadOnly(DatabaseTest):
             self.assertTrue("'shard2'" in str(error), str(error))
         else:
             self.fail('ReadOnlyError not raised')
+
+
+class NoWriteReachesAReplica(DatabaseTest):
+    """An alias MULTIDB_REPLICAS names as a replica is filled by replication:
+    a write sent there by a block raises (a ReadOnlyError naming the replica
+    and its primary) and writes nothing on either; reads there still work."""
+
+    def assertNothingWritten(self):
+        for alias in ('default', 'replica1'):
+            self.assertEqual(harness.column(alias, 'testapp_author', 'name'), [], alias)
+        for alias in ('shard1', 'shard1_replica'):
+            self.assertEqual(harness.column(alias, 'testapp_profile', 'nick'), [], alias)
+
+    def assertRefused(self, replica, primary, operation, func, *args, **kwargs):
+        try:
+            func(*args, **kwargs)
+        except ReadOnlyError as error:
+            message = str(error)
+            if NATIVE:
+                operation = 'write'     # Django's router is asked the alias, not the operation
+            for part in (repr(replica), repr(primary), 'Cannot ' + operation):
+                self.assertTrue(part in message, message)
+        else:
+            self.fail('%s on %r was not refused' % (operation, replica))
+        self.assertNothingWritten()
+
+    def test_saves_and_queryset_writes_inside_a_block_of_a_replica_raise(self):
+        def save_author():
+            with using('replica1'):
+                Author(name='a').save()
+
+        def save_profile():
+            with using('shard1_replica'):
+                Profile(user_id=1, nick='p').save()
+
+        def update_authors():
+            with using('replica1'):
+                Author.objects.filter(name='x').update(name='y')
+        self.assertRefused('replica1', 'default', 'save', save_author)
+        self.assertRefused('shard1_replica', 'shard1', 'save', save_profile)
+        self.assertRefused('replica1', 'default', 'update', update_authors)
+
+    def test_a_block_of_a_replica_still_reads_it(self):
+        harness.execute('replica1', "INSERT INTO testapp_author (name) VALUES ('replicated')")
+        with using('replica1'):
+            self.assertEqual([a.name for a in Author.objects.all()], ['replicated'])
+        self.assertEqual(harness.column('default', 'testapp_author', 'name'), [])
+
+    @patched_only("Django names the database itself for using= and .using(): no router is asked")
+    def test_using_a_replica_by_name_raises_for_each_write(self):
+        harness.execute('replica1', "INSERT INTO testapp_author (name) VALUES ('r')")
+        replicated = Author.objects.using('replica1').get(name='r')
+        harness.execute('replica1', "DELETE FROM testapp_author")
+        self.assertRefused('replica1', 'default', 'create',
+                           Author.objects.using('replica1').create, name='a')
+        self.assertRefused('replica1', 'default', 'save', Author(name='b').save,
+                           using='replica1')
+        self.assertRefused('shard1_replica', 'shard1', 'create',
+                           Profile.objects.using('shard1_replica').create, user_id=1, nick='p')
+        self.assertRefused('replica1', 'default', 'delete',
+                           Author.objects.using('replica1').all().delete)
+        self.assertRefused('replica1', 'default', 'delete', replicated.delete, using='replica1')

@@ -29,8 +29,7 @@ import unittest
 import scenarios
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARDS = ('s0', 's1', 's2', 's3')
-ALIASES = ('default',) + SHARDS
+SHARDS, ALIASES = scenarios.SHARDS, scenarios.ALIASES
 MODELS = (
     'from django.db import models\n'
     'class Base(models.Model):\n'
@@ -44,60 +43,27 @@ TABLES = (
 )
 
 
-def native():
-    import django
-    return django.VERSION[:2] >= (1, 2)
+native = scenarios.native
 
 
 # -- the site of the scenarios (run in a process of their own) -------------------
 
 def make_site(workdir):
-    app = os.path.join(workdir, 'frames')
-    os.mkdir(app)
-    open(os.path.join(app, '__init__.py'), 'w').close()
-    open(os.path.join(app, 'models.py'), 'w').write(MODELS)
-    for alias in ALIASES:
-        conn = sqlite3.connect(os.path.join(workdir, alias + '.db'))
-        for sql in TABLES:
-            conn.execute(sql)
-        conn.commit()
-        conn.close()
-    sys.path.insert(0, workdir)
+    scenarios.make_site(workdir, 'frames', MODELS, TABLES, ALIASES)
 
 
 def configure(workdir):
     """Two shard groups: 'users' on four shards holds Child, 'small' on the
     first two holds Base (Child's parent)."""
-    import djpatch_multidb
-    djpatch_multidb.install()
-    from django.conf import settings
-    settings.configure(
-        DATABASES=dict([(alias, {'ENGINE': 'sqlite3',
-                                 'NAME': os.path.join(workdir, alias + '.db')})
-                        for alias in ALIASES]),
-        MULTIDB_SHARDS={'users': {'SHARDS': list(SHARDS)},
-                        'small': {'SHARDS': list(SHARDS[:2])}},
-        MULTIDB_MODELS={'frames.Child': 'shards:users', 'frames.Base': 'shards:small'},
-        INSTALLED_APPS=['frames'],
-        SECRET_KEY='review-frames')
-
-
-def table_rows(workdir, alias, table):
-    conn = sqlite3.connect(os.path.join(workdir, alias + '.db'))
-    try:
-        return [tuple(r) for r in conn.execute('SELECT * FROM %s ORDER BY 1' % table)]
-    finally:
-        conn.close()
+    scenarios.configure_site(
+        workdir, 'frames', ALIASES,
+        MULTIDB_SHARDS={'users': {'SHARDS': list(SHARDS)}, 'small': {'SHARDS': list(SHARDS[:2])}},
+        MULTIDB_MODELS={'frames.Child': 'shards:users', 'frames.Base': 'shards:small'})
 
 
 def placement(workdir):
     """{alias: (frames_base rows, frames_child rows)} of every alias holding any."""
-    found = {}
-    for alias in ALIASES:
-        both = (table_rows(workdir, alias, 'frames_base'), table_rows(workdir, alias, 'frames_child'))
-        if both != ([], []):
-            found[alias] = both
-    return found
+    return scenarios.rows_by_alias(workdir, ALIASES, ('frames_base', 'frames_child'))
 
 
 def scenario_parent_in_a_smaller_group_saved_with_its_child(workdir):
@@ -106,11 +72,20 @@ def scenario_parent_in_a_smaller_group_saved_with_its_child(workdir):
     from frames.models import Child
     from djpatch_multidb import using_shard
     with using_shard(3):
-        # force_insert: no existence check, whose filter on the parent link
-        # asks django.db.connection (using_shard(3) names no group for it)
+        # force_insert: no existence check
         Child(name='parent part', extra='child part').save(force_insert=True)
     found = placement(workdir)
     assert found == {'s3': ([(1, u'parent part')], [(1, u'child part')])}, found
+    with using_shard(3):
+        # saves with their existence checks (one per table), whose filters
+        # read field types through django.db.connection: key 7 is shard 3's
+        Child(id=7, name='second parent', extra='second child').save()
+        child = Child.objects.get(pk=7)
+        child.name, child.extra = 'parent changed', 'child changed'
+        child.save()
+    found = placement(workdir)
+    assert found == {'s3': ([(1, u'parent part'), (7, u'parent changed')],
+                            [(1, u'child part'), (7, u'child changed')])}, found
     print('OK')
 
 
@@ -123,6 +98,52 @@ def scenario_parent_in_a_smaller_group_created_with_its_child(workdir):
         Child.objects.create(name='parent part', extra='child part')
     found = placement(workdir)
     assert found == {'s2': ([(1, u'parent part')], [(1, u'child part')])}, found
+    print('OK')
+
+
+def scenario_parent_on_default_followed_and_deleted_with_its_child(workdir):
+    """Child on the shards, its parent Base placed nowhere ('default'): the
+    parent's row is written with the child's, so the parent link is followed,
+    and the delete collects and deletes both rows, on the child's shard; a
+    Base row of the same key on 'default' is never read nor deleted."""
+    make_site(workdir)
+    scenarios.configure_site(workdir, 'frames', ALIASES,
+                             MULTIDB_SHARDS={'users': {'SHARDS': list(SHARDS)}},
+                             MULTIDB_MODELS={'frames.Child': 'shards:users'})
+    conn = sqlite3.connect(os.path.join(workdir, 'default.db'))
+    conn.execute("INSERT INTO frames_base (id, name) VALUES (1, 'on default')")
+    conn.commit()
+    conn.close()
+    from frames.models import Base, Child
+    from djpatch_multidb import using_shard
+    with using_shard(1):
+        Child(name='parent part', extra='child part').save()
+    on_default = ([(1, u'on default')], [])
+    found = placement(workdir)
+    assert found == {'default': on_default, 's1': ([(1, u'parent part')], [(1, u'child part')])}, found
+    child = Child.objects.using('s1').get(pk=1)
+    assert child.base_ptr.name == u'parent part', child.base_ptr.name
+    parent = Base.objects.using('s1').get(pk=1)
+    if native():
+        # Django 1.2+ asks the router about parent.child as about any relation
+        # from Base to Child: it cannot tell the parent link, and refuses.
+        from djpatch_multidb import ShardNotSelected
+        try:
+            parent.child
+        except ShardNotSelected:
+            pass
+        else:
+            raise AssertionError('parent.child was answered from a guessed database')
+    else:
+        assert parent.child.extra == u'child part', parent.child.extra
+    child.delete()
+    found = placement(workdir)
+    assert found == {'default': on_default}, found
+    with using_shard(1):
+        Child.objects.create(name='parent 2', extra='child 2')
+        Child.objects.get(extra='child 2').delete()
+    found = placement(workdir)
+    assert found == {'default': on_default}, found
     print('OK')
 
 
@@ -144,15 +165,24 @@ class ParentInAnotherShardGroup(ScenarioCase):
     """using_shard(n) names no group; the child's group has shard n, the
     parent's has not: the save writes both rows on the child's shard n, as the
     save's frame sends the whole family there.  (A save with its existence
-    check builds a filter that asks django.db.connection, which using_shard(n)
-    with no group cannot answer when the aliases use one engine: hence
-    force_insert and create(), which have none.)"""
+    check builds a filter that reads the engine's field types through
+    django.db.connection, which using_shard(n) with no group cannot name an
+    alias for: with one engine on every alias, any alias answers those.)"""
 
     def test_a_child_saved_inside_using_shard_writes_its_parent_row_on_the_same_shard(self):
         self.assertScenario('parent_in_a_smaller_group_saved_with_its_child')
 
     def test_a_child_created_inside_using_shard_writes_its_parent_row_on_the_same_shard(self):
         self.assertScenario('parent_in_a_smaller_group_created_with_its_child')
+
+
+class ParentPlacedNowhere(ScenarioCase):
+    """A multi-table-inheritance child placed on shards whose parent is placed
+    nowhere: the parent's row lives with the child's, and following the
+    parent link or deleting the child reads and deletes it there."""
+
+    def test_the_parent_link_is_followed_and_deleted_on_the_childs_shard(self):
+        self.assertScenario('parent_on_default_followed_and_deleted_with_its_child')
 
 
 # -- in the suite's own process: the suite's databases -----------------------------

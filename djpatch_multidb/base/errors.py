@@ -55,6 +55,21 @@ class ReadOnlyError(Exception):
             % (operation, model_label(model), alias))
 
 
+class ReplicaWriteError(ReadOnlyError):
+    """A write was sent to an alias that MULTIDB_REPLICAS names as a replica
+    (by a block, a queryset's using() or save/delete(using=...))."""
+
+    def __init__(self, model, alias, primary, operation='write'):
+        self.model = model
+        self.alias = alias
+        self.primary = primary
+        Exception.__init__(
+            self, "Cannot %s %s on %r: it is a replica of %r (MULTIDB_REPLICAS), which "
+            "replication fills. Nothing was written; write to %r (a replica is read "
+            "through readonly() or .readonly())."
+            % (operation, model_label(model), alias, primary, primary))
+
+
 class ShardNotSelected(ImproperlyConfigured):
     """A sharded model was used with no shard chosen."""
 

@@ -239,6 +239,8 @@ def _route(model, write, hints):
     # ``model`` lives.
     at = instance_db(instance)
     if at is not None and precedence.same_place(model, type(instance)):
+        if write:
+            at = config.current().primary_for(at)     # an object read from a replica
         return precedence.db_for(model, write, at=at)
     at = _shard_by_foreign_key(model, instance)
     if at is None and write and _sharded(model) and selector.context_alias(model) is None:

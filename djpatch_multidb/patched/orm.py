@@ -10,7 +10,7 @@ import sys
 from djpatch_multidb.api.allshards import AllShards
 from djpatch_multidb.base import config, state
 from djpatch_multidb.base.compat import reraise
-from djpatch_multidb.base.errors import CrossDatabaseDelete, ShardNotSelected
+from djpatch_multidb.base.errors import CrossDatabaseDelete, ReplicaWriteError, ShardNotSelected
 from djpatch_multidb.base.shardkeys import shard_number
 from djpatch_multidb.base.state import instance_db, remember_all, set_instance_db
 from djpatch_multidb.context import selector
@@ -579,6 +579,8 @@ def make_model_delete(original):
             cfg = config.current()
         if using is not None:
             cfg.check_alias(using)
+            if using in cfg._primaries:
+                raise ReplicaWriteError(self.__class__, using, cfg._primaries[using], 'delete')
         elif not thread.stack and state.db_of(self) in (None, 'default') and \
                 (cfg.unrouted.get(self.__class__) or cfg.routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)
@@ -770,7 +772,10 @@ def make_delete_manager(original):
 
 def follow(descriptor, instance, related, original, *args):
     alias = instance_db(instance)
-    if alias is not None and precedence.same_place(instance.__class__, related):
+    if alias is not None and (precedence.same_place(instance.__class__, related) or
+                              _parent_link(descriptor)):
+        # (A multi-table-inheritance link, either way: a save writes the
+        # parent's row with the child's, wherever each model is placed.)
         models = frozenset([related, instance.__class__])
         result = selector.run_in(alias, models, original, *args)
         if hasattr(result, 'get_query_set'):
@@ -787,6 +792,15 @@ def follow(descriptor, instance, related, original, *args):
     if group is not None and hasattr(result, 'get_query_set'):
         _across_shards(result, group)
     return result
+
+
+def _parent_link(descriptor):
+    """Whether ``descriptor`` follows a multi-table-inheritance link: child to
+    parent (the parent_ptr field) or parent to child."""
+    field = getattr(descriptor, 'field', None)
+    if field is None:
+        field = getattr(getattr(descriptor, 'related', None), 'field', None)
+    return bool(getattr(getattr(field, 'rel', None), 'parent_link', False))
 
 
 def _join_table_owner(descriptor, instance):

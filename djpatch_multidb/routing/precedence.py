@@ -7,7 +7,8 @@ reads to a replica and refuses writes.
 """
 from djpatch_multidb.base import config
 from djpatch_multidb.base.compat import argument_names
-from djpatch_multidb.base.errors import ReadOnlyError, ShardKeyError, ShardNotSelected, model_label
+from djpatch_multidb.base.errors import (ReadOnlyError, ReplicaWriteError, ShardKeyError,
+                                         ShardNotSelected, model_label)
 from djpatch_multidb.base.shardkeys import shard_number
 from djpatch_multidb.base.state import instance_db
 from djpatch_multidb.context import selector
@@ -34,6 +35,9 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         cfg = config._current
         try:
             if not _thread.tops[-1][1] and cfg is not None and not cfg.labels_unchecked:
+                if write and alias in cfg._primaries:
+                    raise ReplicaWriteError(model, alias, cfg._primaries[alias],
+                                            operation or 'write')
                 return alias
         except AttributeError:
             pass
@@ -48,7 +52,8 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
                 # The innermost block chooses, no readonly() is open, and the
                 # alias has no replica a read could go to: that alias.
                 chosen = stack[-1].alias_for(model)
-                if chosen is not None and not config._current.replicas.get(chosen):
+                if chosen is not None and not config._current.replicas.get(chosen) and \
+                        not (write and chosen in config._current._primaries):
                     return chosen
         except (AttributeError, KeyError):
             pass
@@ -60,8 +65,9 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         alias = selector.context_alias(model)
     if plain and alias is None and selector.is_idle():
         return placed_once(cfg, model, write)
-    if write and instance is not None and alias is not None and operation != 'delete':
-        check_shard_key(cfg, model, instance, alias)
+    # (The key of an instance written where a block or a queryset sends it is
+    # checked below, once no refusal can come: reading it may take a ticket.)
+    key_checked = write and instance is not None and alias is not None and operation != 'delete'
     if alias is None:
         if at is not UNKNOWN:
             alias = at
@@ -77,6 +83,12 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         return replicas.for_read(alias)
     if not write and not explicit and not primary and replicas.splitting(alias):
         return replicas.for_read(alias)
+    if write and alias in cfg._primaries:
+        # A replica named by a block, a queryset or using=: replication fills
+        # it, and a row written there is not on its primary.
+        raise ReplicaWriteError(model, alias, cfg._primaries[alias], operation or 'write')
+    if key_checked:
+        check_shard_key(cfg, model, instance, alias)
     return alias
 
 
@@ -228,9 +240,21 @@ def key_field(model):
 
 def _given_by_the_shard(field):
     """Whether the shard key is an auto-increment primary key: the shard the
-    block chose hands it out, so it says nothing about where the row belongs."""
+    block chose hands it out, so it says nothing about where the row belongs.
+    A multi-table-inheritance child's key, its parent link, is its parent's
+    (written first, on the same shard)."""
     from django.db.models import AutoField
-    return isinstance(field, AutoField)
+    for _ in range(20):
+        if isinstance(field, AutoField):
+            return True
+        if hasattr(field, 'remote_field'):      # Django 1.9 and later (field.rel warns)
+            rel = field.remote_field
+        else:
+            rel = getattr(field, 'rel', None)
+        if not getattr(rel, 'parent_link', False):
+            return False
+        field = (getattr(rel, 'model', None) or rel.to)._meta.pk
+    return False
 
 
 def _key_value(field, key):

@@ -16,7 +16,7 @@ import sys
 
 from djpatch_multidb.base import config
 from djpatch_multidb.base.compat import reraise
-from djpatch_multidb.base.errors import ReadOnlyError
+from djpatch_multidb.base.errors import ImproperlyConfigured, ReadOnlyError
 from djpatch_multidb.context import selector
 from djpatch_multidb.db.connections import connections
 from djpatch_multidb.routing import precedence, rawsql
@@ -28,6 +28,7 @@ from djpatch_multidb.routing import precedence, rawsql
 # the module-level proxy keeps them as plain attributes after the first access,
 # so those reads skip the lookup (config.reload() forgets them).
 SHARED_ATTRIBUTES = ('ops', 'operators', 'features')
+ENGINE_ATTRIBUTES = SHARED_ATTRIBUTES + ('creation',)
 SHARED_BACKENDS = ('sqlite3', 'mysql')
 
 
@@ -48,7 +49,19 @@ class ConnectionProxy(object):
                     return rawsql.cursor_method(
                         value, sys._getframe(1).f_globals.get('__name__') or '')
         else:
-            alias = precedence.raw_alias()
+            try:
+                alias = precedence.raw_alias()
+            except ImproperlyConfigured:
+                # A block that cannot tell the alias (using_shard(n) with several
+                # groups): what the ORM reads of the engine while it builds a
+                # query (operators, field types) is the same on every alias.
+                if name not in ENGINE_ATTRIBUTES or type(self) is not ConnectionProxy or \
+                        not _shared():
+                    raise
+                if name == 'creation':
+                    return FieldTypes(connections.default().creation.data_types,
+                                      sys.exc_info()[1])
+                alias = 'default'
             wrapper = connections[alias]
             value = getattr(wrapper, name)
             if name == 'cursor' and selector.is_readonly() and \
@@ -173,6 +186,20 @@ class ReadOnlyCursor(object):
 
     def __iter__(self):
         return iter(self.__dict__['cursor'])
+
+
+class FieldTypes(object):
+    """django.db.connection.creation inside a block that names no alias for
+    raw SQL: the engine's field types (Field.db_type() reads them while a
+    filter is built), which every alias shares; anything else of it, which
+    belongs to one connection, raises the block's error."""
+
+    def __init__(self, data_types, error):
+        self.data_types = data_types
+        self.error = error
+
+    def __getattr__(self, name):
+        raise self.error
 
 
 def _shared():
