@@ -10,7 +10,7 @@ import sys
 from djpatch_multidb.api.allshards import AllShards
 from djpatch_multidb.base import config, state
 from djpatch_multidb.base.compat import reraise
-from djpatch_multidb.base.errors import CrossDatabaseDelete, ReplicaWriteError, ShardNotSelected
+from djpatch_multidb.base.errors import CrossDatabaseDelete, ShardNotSelected
 from djpatch_multidb.base.shardkeys import shard_number
 from djpatch_multidb.base.state import instance_db, remember_all, set_instance_db
 from djpatch_multidb.context import selector
@@ -579,8 +579,7 @@ def make_model_delete(original):
             cfg = config.current()
         if using is not None:
             cfg.check_alias(using)
-            if using in cfg._primaries:
-                raise ReplicaWriteError(self.__class__, using, cfg._primaries[using], 'delete')
+            precedence.refuse_replica_write(cfg, self.__class__, using, 'delete')
         elif not thread.stack and state.db_of(self) in (None, 'default') and \
                 (cfg.unrouted.get(self.__class__) or cfg.routes_nothing_away(self.__class__)):
             return original(self, *args, **kwargs)

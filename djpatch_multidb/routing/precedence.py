@@ -36,8 +36,7 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
         try:
             if not _thread.tops[-1][1] and cfg is not None and not cfg.labels_unchecked:
                 if write and alias in cfg._primaries:
-                    raise ReplicaWriteError(model, alias, cfg._primaries[alias],
-                                            operation or 'write')
+                    refuse_replica_write(cfg, model, alias, operation)
                 return alias
         except AttributeError:
             pass
@@ -84,12 +83,19 @@ def db_for(model, write, alias=None, readonly=False, instance=None, operation=No
     if not write and not explicit and not primary and replicas.splitting(alias):
         return replicas.for_read(alias)
     if write and alias in cfg._primaries:
-        # A replica named by a block, a queryset or using=: replication fills
-        # it, and a row written there is not on its primary.
-        raise ReplicaWriteError(model, alias, cfg._primaries[alias], operation or 'write')
+        refuse_replica_write(cfg, model, alias, operation)
     if key_checked:
         check_shard_key(cfg, model, instance, alias)
     return alias
+
+
+def refuse_replica_write(cfg, model, alias, operation=None):
+    """Raise ReplicaWriteError if ``alias`` is a replica (MULTIDB_REPLICAS) that
+    a block, a queryset or using= named for a write of ``model``: replication
+    fills it, and a row written there is not on its primary."""
+    primary = cfg._primaries.get(alias)
+    if primary is not None:
+        raise ReplicaWriteError(model, alias, primary, operation or 'write')
 
 
 def placed_once(cfg, model, write):
